@@ -1,0 +1,3 @@
+from metamath.cli import main
+
+main()

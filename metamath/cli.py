@@ -1,0 +1,101 @@
+"""`metamath <command> --config FILE [dotted.key=value ...]`."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from metamath.errors import MetaMathError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="MetaMath on Ray: augment, train, evaluate.")
+console = Console()
+
+ConfigOpt = typer.Option(..., "--config", "-c", help="YAML run config (configs/*.yaml)")
+OverridesArg = typer.Argument(None, help="dotted.key=value overrides, values in YAML")
+
+
+def _fail(exc: Exception) -> None:
+    print(f"error: {exc}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
+def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
+    """Validate the config for `name`, then run the stage's entry point."""
+    from metamath.config import load_config
+    from metamath.stages import run_stage
+
+    try:
+        cfg = load_config(config, overrides or [])
+        run_stage(name, cfg)
+    except MetaMathError as exc:
+        _fail(exc)
+
+
+@app.command()
+def augment(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg) -> None:
+    """Build MetaMathQA with the teacher (AnsAug, Rephrasing, SV, FOBAR)."""
+    _stage("augment", config, overrides)
+
+
+@app.command()
+def train(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg) -> None:
+    """Fine-tune the student with Ray Train + DeepSpeed."""
+    _stage("train", config, overrides)
+
+
+@app.command()
+def evaluate(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg) -> None:
+    """Decode and score GSM8K, MATH, MATH-500, GSM8K-Backward."""
+    _stage("evaluate", config, overrides)
+
+
+@app.command()
+def pipeline(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg) -> None:
+    """augment -> train -> evaluate (base and fine-tuned)."""
+    _stage("pipeline", config, overrides)
+
+
+@app.command()
+def score(
+    benchmark: str = typer.Option(..., help="gsm8k, math, math500 or gsm8k_backward"),
+    predictions: str = typer.Option(..., help="JSONL rows with `question` (or `id`) and `completion`"),
+    out: str = typer.Option(..., help="output directory for report.json and verdicts.jsonl"),
+    data_path: Optional[str] = typer.Option(None, help="benchmark file (default: the data root's test file)"),
+    data_dir: Optional[str] = typer.Option(None, help="data root (default: $METAMATH_DATA_DIR, ../shared/data)"),
+    workers: Optional[int] = typer.Option(None, help="scoring processes (default: all cores)"),
+) -> None:
+    """Score predictions under both scorers (`paper` and `strict`)."""
+    from metamath.data.benchmarks import BENCHMARKS
+    from metamath.scoring.report import report_table
+    from metamath.scoring.run import score_predictions
+
+    if benchmark not in BENCHMARKS:
+        _fail(MetaMathError(f"--benchmark {benchmark!r}: choose from {', '.join(BENCHMARKS)}"))
+    try:
+        reports = score_predictions(benchmark, predictions, out, data_path, data_dir, workers)
+    except MetaMathError as exc:
+        _fail(exc)
+    console.print(report_table(reports, title=f"{benchmark}: {predictions}"))
+    console.print(f"wrote {out}/report.json and {out}/verdicts.jsonl")
+
+
+@app.command()
+def model(name: str = typer.Argument("smollm2-135m-instruct")) -> None:
+    """Resolve a model name to a local folder (converting the embedded model once)."""
+    from metamath.models import resolve_model
+
+    try:
+        console.print(resolve_model(name))
+    except MetaMathError as exc:
+        _fail(exc)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Typed run configuration: YAML files plus dotted overrides, validated before any work."""
+
+from metamath.config.loader import ConfigError, load_config, parse_overrides
+from metamath.config.schema import (
+    AugmentConfig,
+    DataConfig,
+    EvaluateConfig,
+    LoraConfig,
+    MetaMathConfig,
+    PipelineConfig,
+    TeacherConfig,
+    TrainConfig,
+)
+
+__all__ = [
+    "AugmentConfig",
+    "ConfigError",
+    "DataConfig",
+    "EvaluateConfig",
+    "LoraConfig",
+    "MetaMathConfig",
+    "PipelineConfig",
+    "TeacherConfig",
+    "TrainConfig",
+    "load_config",
+    "parse_overrides",
+]

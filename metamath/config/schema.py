@@ -1,0 +1,170 @@
+"""The config tree. Every section forbids unknown keys so a typo fails before work starts.
+
+Key names are a public interface (issues 2-6): extend freely, never rename.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from metamath.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+AugmentMethod = Literal["ansaug", "rephrase", "sv", "fobar"]
+Benchmark = Literal["gsm8k", "math", "math500", "gsm8k_backward"]
+RecordType = Literal[
+    "GSM_AnsAug", "GSM_Rephrased", "GSM_SV", "GSM_FOBAR",
+    "MATH_AnsAug", "MATH_Rephrased", "MATH_SV", "MATH_FOBAR",
+]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Section):
+    """Where benchmark files live and what to do with a malformed row."""
+
+    root: Optional[str] = None  # default: $METAMATH_DATA_DIR, then ../shared/data, then the Hub
+    on_malformed: Literal["error", "skip"] = "error"
+
+
+class SamplesConfig(Section):
+    """Samples per question for each method (the paper does not report K)."""
+
+    ansaug: PositiveInt = 4
+    rephrase: PositiveInt = 2  # rephrasings per question
+    rephrase_solve: PositiveInt = 1  # solves per rephrasing
+    sv: PositiveInt = 1  # solves per masked question
+    fobar: PositiveInt = 1
+    masks_per_question: PositiveInt = 2  # masked numbers drawn from all candidates
+
+
+class AugmentConfig(Section):
+    dataset: Literal["gsm8k", "math"]
+    data_path: Optional[str] = None
+    limit: Optional[PositiveInt] = None
+    methods: list[AugmentMethod] = Field(default_factory=lambda: ["ansaug", "rephrase", "sv", "fobar"])
+    samples: SamplesConfig = Field(default_factory=SamplesConfig)
+    target_counts: dict[RecordType, PositiveInt] = Field(default_factory=dict)
+    output_dir: str = "outputs/augment"
+    include_original: bool = False
+    decontaminate: bool = True
+    decontam_ngram: PositiveInt = 13
+    seed: int = 0
+
+
+class TeacherConfig(Section):
+    backend: Literal["openai", "hf", "vllm"] = "hf"
+    model: str = "smollm2-135m-instruct"
+    base_url: Optional[str] = None
+    api_key_env: Optional[str] = "OPENAI_API_KEY"
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: PositiveInt = 512
+    max_concurrency: PositiveInt = 64
+    requests_per_minute: Optional[PositiveInt] = None
+    tokens_per_minute: Optional[PositiveInt] = None
+    max_retries: int = Field(6, ge=0)
+    timeout_s: PositiveFloat = 120.0
+    batch_size: PositiveInt = 8  # hf / vllm batch
+    replicas: PositiveInt = 1  # hf / vllm actors
+    tensor_parallel_size: PositiveInt = 1
+    price_per_million: dict[str, float] = Field(default_factory=dict)  # {"prompt": .., "completion": ..}
+
+
+class LoraConfig(Section):
+    rank: PositiveInt = 96
+    alpha: PositiveInt = 16
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    load_in_4bit: bool = False
+
+
+class TrainConfig(Section):
+    model: str = "smollm2-135m-instruct"
+    data_path: Optional[str] = None
+    output_dir: str = "outputs/train"
+    template: Literal["paper", "uniform"] = "paper"
+    max_length: PositiveInt = 512
+    epochs: PositiveFloat = 3
+    max_steps: Optional[PositiveInt] = None
+    micro_batch_size: PositiveInt = 4
+    global_batch_size: PositiveInt = 128
+    lr: PositiveFloat = 2e-5
+    lr_scheduler: Literal["cosine", "linear", "constant"] = "cosine"
+    warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    zero_stage: Literal[0, 1, 2, 3] = 2
+    precision: Literal["bf16", "fp32"] = "bf16"
+    offload_optimizer: bool = False
+    offload_params: bool = False
+    gradient_checkpointing: bool = False
+    packing: bool = False
+    num_workers: PositiveInt = 1
+    use_gpu: bool = False
+    resources_per_worker: dict[str, float] = Field(default_factory=dict)
+    lora: Optional[LoraConfig] = None
+    save_every_steps: Optional[PositiveInt] = None
+    max_failures: int = Field(2, ge=-1)
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _batch_divides(self) -> "TrainConfig":
+        per_step = self.micro_batch_size * self.num_workers
+        if self.global_batch_size % per_step:
+            raise ValueError(
+                f"global_batch_size ({self.global_batch_size}) must be a multiple of "
+                f"micro_batch_size x num_workers ({per_step})"
+            )
+        return self
+
+
+class EvaluateConfig(Section):
+    model: str = "smollm2-135m-instruct"
+    backend: Literal["vllm", "hf", "openai"] = "hf"
+    benchmarks: list[Benchmark] = Field(default_factory=lambda: ["gsm8k", "math"])
+    limit: Optional[PositiveInt] = None
+    prompt: Literal["paper", "chat"] = "paper"
+    max_tokens: dict[Benchmark, PositiveInt] = Field(
+        default_factory=lambda: {"gsm8k": 512, "math": 2048, "math500": 2048, "gsm8k_backward": 512}
+    )
+    batch_size: PositiveInt = 8
+    output_dir: str = "outputs/evaluate"
+    data_dir: Optional[str] = None
+    tensor_parallel_size: PositiveInt = 1
+    replicas: PositiveInt = 1
+    # openai backend: the same keys as the teacher
+    base_url: Optional[str] = None
+    api_key_env: Optional[str] = "OPENAI_API_KEY"
+    max_concurrency: PositiveInt = 64
+    requests_per_minute: Optional[PositiveInt] = None
+    tokens_per_minute: Optional[PositiveInt] = None
+    max_retries: int = Field(6, ge=0)
+    timeout_s: PositiveFloat = 300.0
+
+
+class PipelineConfig(Section):
+    stages: list[Literal["augment", "train", "evaluate"]] = Field(
+        default_factory=lambda: ["augment", "train", "evaluate"]
+    )
+    output_dir: str = "outputs/pipeline"
+
+
+class MetaMathConfig(Section):
+    """One YAML may hold every stage's section; each command reads its own."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    augment: Optional[AugmentConfig] = None
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    train: Optional[TrainConfig] = None
+    evaluate: Optional[EvaluateConfig] = None
+    pipeline: Optional[PipelineConfig] = None
+    source: Optional[str] = Field(None, exclude=True)  # the file it came from, for messages
+
+    def require(self, section: str) -> Section:
+        value = getattr(self, section)
+        if value is None:
+            where = self.source or "the config"
+            raise ConfigError(f"{where}: no '{section}' section; this command needs one")
+        return value

@@ -1,0 +1,83 @@
+"""The `paper` scorer: MetaMath's reference evaluation rules, reproduced on purpose.
+
+GSM8K (and GSM8K-Backward, which has no official scorer): the first number after the last
+'The answer is: ', fractions evaluated, rounded with Python's `round` (half to even, so
+8.5 -> 8 and 9.5 -> 10, as in the reference), compared with the gold as floats. The
+number regex misreads '1,234,567' as 1234; kept, since the paper's numbers include it.
+MATH: the text after the marker up to the first '.\\n', one trailing '.' removed, then
+Hendrycks normalisation and exact string equality.
+
+One deliberate fix: the reference strips a trailing '.' from the prediction but not from the
+gold, so a gold that ends in '.' (MATH test/intermediate_algebra/1289) could never match.
+We strip it from both sides; this can only raise MATH accuracy, by at most 1 in 5,000.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+
+from metamath.scoring.extract import after_last_paper_marker
+from metamath.scoring.hendrycks import is_equiv
+
+_NUMBER = re.compile(r"[\-+]?\d*[\.,/]?\d+")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _fraction_value(token: str) -> int | None:
+    numerator, denominator = token.split("/", 1)
+    if not (_is_number(numerator) and _is_number(denominator)):
+        return None
+    if denominator == "0":
+        return round(float(numerator.replace(",", "")))
+    frac = Fraction(token.replace(",", ""))
+    return round(float(frac.numerator / frac.denominator))
+
+
+def paper_number(completion: str) -> int | None:
+    """The integer the reference GSM8K scorer reads from `completion`, or None."""
+    tail = after_last_paper_marker(completion)
+    if tail is None:
+        return None
+    match = _NUMBER.search(tail.strip())
+    if not match:
+        return None
+    token = match.group(0)
+    if "/" in token:
+        return _fraction_value(token)
+    value = float(token.replace(",", ""))
+    if math.isinf(value):
+        return None
+    return round(value)
+
+
+def paper_math_answer(completion: str) -> str | None:
+    tail = after_last_paper_marker(completion)
+    if tail is None:
+        return None
+    answer = tail.split(".\n")[0].strip()
+    if answer.endswith("."):
+        answer = answer[:-1]
+    return answer.strip()
+
+
+def paper_verdict(benchmark: str, completion: str, gold: str) -> tuple[str | None, bool]:
+    """(extracted answer, correct) under the reference rules."""
+    if benchmark in ("gsm8k", "gsm8k_backward"):
+        number = paper_number(completion)
+        if number is None:
+            return None, False
+        return str(number), float(number) == float(gold.replace(",", ""))
+    answer = paper_math_answer(completion)
+    if answer is None:
+        return None, False
+    gold = gold.strip()
+    return answer, is_equiv(answer, gold[:-1] if gold.endswith(".") else gold)

@@ -1,0 +1,69 @@
+"""The `strict` scorer: math-verify symbolic equivalence, no rounding, several answer markers.
+
+math-verify bounds each parse and comparison with `signal.alarm`, which only works on a
+process's main thread. Off the main thread (Ray actors, thread pools) we pass its
+documented `parsing_timeout=None` / `timeout_seconds=None` and bound the work ourselves by
+refusing answers longer than MAX_ANSWER_CHARS, which is where pathological inputs live.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+
+from metamath.scoring.extract import strict_answer_text
+
+MAX_ANSWER_CHARS = 400
+TIMEOUT_S = 5
+_CONFIGS = (LatexExtractionConfig(), ExprExtractionConfig())
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+
+
+def _timeout() -> int | None:
+    return TIMEOUT_S if threading.current_thread() is threading.main_thread() else None
+
+
+def _parse(text: str) -> list:
+    try:
+        return parse(text, extraction_config=list(_CONFIGS), parsing_timeout=_timeout())
+    except Exception:  # a timeout or parser failure means "no answer", never a crash
+        return []
+
+
+@lru_cache(maxsize=16384)
+def _parsed_gold(gold: str) -> tuple:
+    wrapped = gold if "$" in gold else f"${gold}$"
+    return tuple(_parse(wrapped) or _parse(gold))
+
+
+def _parsed_prediction(answer: str) -> list:
+    if "$" in answer:
+        return _parse(answer)
+    return _parse(f"${answer}$") or _parse(answer)
+
+
+def _plain(text: str) -> str:
+    """Text answers ('Monday', '(C)'): compare without LaTeX wrappers, case or spacing."""
+    text = re.sub(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}", r"\1", text)
+    return re.sub(r"[\s$.]", "", text).lower()
+
+
+def strict_verdict(benchmark: str, completion: str, gold: str) -> tuple[str | None, bool]:
+    """(extracted answer, correct) by math-verify, with a text-equality fallback."""
+    answer = strict_answer_text(completion)
+    if answer is None or len(answer) > MAX_ANSWER_CHARS:
+        return answer, False
+    if benchmark in ("gsm8k", "gsm8k_backward"):
+        answer = _THOUSANDS.sub("", answer)
+    gold_parsed = list(_parsed_gold(gold))
+    predicted = _parsed_prediction(answer)
+    if gold_parsed and predicted:
+        try:
+            if verify(gold_parsed, predicted, timeout_seconds=_timeout()):
+                return answer, True
+        except Exception:
+            pass
+    return answer, bool(_plain(answer)) and _plain(answer) == _plain(gold)

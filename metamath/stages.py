@@ -1,0 +1,17 @@
+"""Stage dispatch: each command validates its config, then runs its stage."""
+
+from __future__ import annotations
+
+from metamath.config import MetaMathConfig
+from metamath.errors import MetaMathError
+
+SECTIONS = {"augment": "augment", "train": "train", "evaluate": "evaluate", "pipeline": "pipeline"}
+
+
+class NotImplementedStage(MetaMathError):
+    pass
+
+
+def run_stage(name: str, cfg: MetaMathConfig) -> None:
+    cfg.require(SECTIONS[name])
+    raise NotImplementedStage(f"`metamath {name}` is not implemented yet (config {cfg.source} is valid)")
