@@ -1,0 +1,56 @@
+"""Numbers in question text: where they are and what value they have."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# "1,234.5", "12", "0.75", ".5"; not part of a word ("2nd", "x2"), a time ("3:30"),
+# a fraction ("1/2"), a version or date ("1.2.3", "3-4") or a longer number.
+NUMBER_RE = re.compile(
+    r"(?<![\w.,:/\\-])(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?![\w/:]|[.,]\d|-\d)"
+)
+
+# "one" is left out on purpose: it is a pronoun far more often than a count.
+NUMBER_WORDS = {
+    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+}
+NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.I)
+HALF_RE = re.compile(r"\bhalf\b", re.I)
+
+
+def canonical(value: float) -> str:
+    """12.0 -> '12', 2.50 -> '2.5'."""
+    if value == int(value):
+        return str(int(value))
+    return repr(value).rstrip("0").rstrip(".")
+
+
+def numeric_value(token: str) -> float:
+    return float(token.replace(",", ""))
+
+
+@dataclass(frozen=True)
+class NumberSpan:
+    start: int
+    end: int
+    text: str
+    value: str  # canonical numeric value
+    kind: str  # "digits", "word" or "half"
+
+
+def find_numbers(text: str, words: bool = True) -> list[NumberSpan]:
+    """Every number in `text`, digits and (optionally) number words, in order."""
+    spans = [NumberSpan(m.start(), m.end(), m.group(0), canonical(numeric_value(m.group(0))), "digits")
+             for m in NUMBER_RE.finditer(text)]
+    if words:
+        spans += [NumberSpan(m.start(), m.end(), m.group(0), str(NUMBER_WORDS[m.group(0).lower()]), "word")
+                  for m in NUMBER_WORD_RE.finditer(text)]
+        spans += [NumberSpan(m.start(), m.end(), m.group(0), "50", "half") for m in HALF_RE.finditer(text)]
+    return sorted(spans, key=lambda s: s.start)
+
+
+def numeric_values_in(text: str) -> set[str]:
+    """Canonical values of every number the text states, in digits or words."""
+    return {span.value for span in find_numbers(text)}
