@@ -50,14 +50,14 @@ def dedup_exact(records: Iterable[MetaMathQARecord], report: FilterReport) -> li
     return out
 
 
-class TestSetIndex:
+class ContaminationIndex:
     """n-grams of test questions, labelled by test set. Build once, probe many times."""
 
     def __init__(self, n: int = 13) -> None:
         self.n = n
         self._owner: dict[tuple[str, ...], str] = {}
 
-    def add(self, name: str, questions: Iterable[str]) -> "TestSetIndex":
+    def add(self, name: str, questions: Iterable[str]) -> "ContaminationIndex":
         for question in questions:
             for gram in ngrams(words(question), self.n):
                 self._owner.setdefault(gram, name)
@@ -72,7 +72,7 @@ class TestSetIndex:
         return None
 
 
-def decontaminate(records: Iterable[MetaMathQARecord], index: TestSetIndex, report: FilterReport) -> list[MetaMathQARecord]:
+def decontaminate(records: Iterable[MetaMathQARecord], index: ContaminationIndex, report: FilterReport) -> list[MetaMathQARecord]:
     out = []
     for record in records:
         owner = index.hit(record.query)

@@ -20,6 +20,7 @@ MAX_ANSWER_CHARS = 400
 TIMEOUT_S = 5
 _CONFIGS = (LatexExtractionConfig(), ExprExtractionConfig())
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_LEADING_NUMBER = re.compile(r"^\\?\$?\s*(-?\d*\.?\d+)(?:\s+[A-Za-z]|\s*$)")
 
 
 def _timeout() -> int | None:
@@ -51,6 +52,15 @@ def _plain(text: str) -> str:
     return re.sub(r"[\s$.]", "", text).lower()
 
 
+def _verifies(gold: list, predicted: list) -> bool:
+    if not predicted:
+        return False
+    try:
+        return bool(verify(gold, predicted, timeout_seconds=_timeout()))
+    except Exception:
+        return False
+
+
 def strict_verdict(benchmark: str, completion: str, gold: str) -> tuple[str | None, bool]:
     """(extracted answer, correct) by math-verify, with a text-equality fallback."""
     answer = strict_answer_text(completion)
@@ -58,12 +68,13 @@ def strict_verdict(benchmark: str, completion: str, gold: str) -> tuple[str | No
         return answer, False
     if benchmark in ("gsm8k", "gsm8k_backward"):
         answer = _THOUSANDS.sub("", answer)
+    candidates = [answer]
+    if benchmark in ("gsm8k", "gsm8k_backward"):
+        lead = _LEADING_NUMBER.match(answer)  # "18 dollars" -> 18 (units, not rounding)
+        if lead:
+            candidates.append(lead.group(1))
     gold_parsed = list(_parsed_gold(gold))
-    predicted = _parsed_prediction(answer)
-    if gold_parsed and predicted:
-        try:
-            if verify(gold_parsed, predicted, timeout_seconds=_timeout()):
-                return answer, True
-        except Exception:
-            pass
+    for candidate in candidates:
+        if gold_parsed and _verifies(gold_parsed, _parsed_prediction(candidate)):
+            return answer, True
     return answer, bool(_plain(answer)) and _plain(answer) == _plain(gold)

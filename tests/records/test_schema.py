@@ -1,0 +1,26 @@
+import pytest
+
+from metamath.records import MetaMathQARecord, finalize_response, record_type
+
+
+def test_gsm_response_ends_with_hashes_then_answer_line():
+    reasoning = "She has 3 + 4 = 7 apples.\nThe answer is 7."
+    assert finalize_response("gsm8k", reasoning, "7") == "She has 3 + 4 = 7 apples.\n#### 7\nThe answer is: 7"
+
+
+def test_math_response_keeps_boxed_and_ends_with_answer_line():
+    reasoning = "So the sum is $\\boxed{\\frac{1}{2}}$.\nThe answer is: \\frac{1}{2}"
+    assert finalize_response("math", reasoning, "\\frac{1}{2}") == (
+        "So the sum is $\\boxed{\\frac{1}{2}}$.\nThe answer is: \\frac{1}{2}"
+    )
+
+
+def test_backward_keeps_value_sentence():
+    reasoning = "So 2x = 10 and x = 5. The value of x is 5."
+    assert finalize_response("gsm8k", reasoning, "5") == "So 2x = 10 and x = 5. The value of x is 5.\n#### 5\nThe answer is: 5"
+
+
+def test_types():
+    assert record_type("gsm8k", "rephrase") == "GSM_Rephrased" and record_type("math", "fobar") == "MATH_FOBAR"
+    with pytest.raises(ValueError, match="not one of"):
+        MetaMathQARecord("q", "r", "GSM_Other", "q")
