@@ -14,4 +14,9 @@ class NotImplementedStage(MetaMathError):
 
 def run_stage(name: str, cfg: MetaMathConfig) -> None:
     cfg.require(SECTIONS[name])
+    if name == "augment":
+        from metamath.augment.job import run_augment
+
+        run_augment(cfg)
+        return
     raise NotImplementedStage(f"`metamath {name}` is not implemented yet (config {cfg.source} is valid)")

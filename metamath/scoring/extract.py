@@ -54,3 +54,13 @@ def strict_answer_text(completion: str) -> str | None:
     if end is not None:
         return _rest_of_line(completion, end) or None
     return None
+
+
+def backward_answer_text(completion: str) -> str | None:
+    """A backward solve's value: the last 'The value of x is N', else the strict markers."""
+    end = _last_match_end(_VALUE_OF_X, completion)
+    if end is not None:
+        answer = _rest_of_line(completion, end)
+        if answer:
+            return answer
+    return strict_answer_text(completion)

@@ -64,8 +64,13 @@ def _verifies(gold: list, predicted: list) -> bool:
 def strict_verdict(benchmark: str, completion: str, gold: str) -> tuple[str | None, bool]:
     """(extracted answer, correct) by math-verify, with a text-equality fallback."""
     answer = strict_answer_text(completion)
+    return answer, equivalent(benchmark, answer, gold)
+
+
+def equivalent(benchmark: str, answer: str | None, gold: str) -> bool:
+    """Is an already extracted `answer` equal to `gold` under the strict rules?"""
     if answer is None or len(answer) > MAX_ANSWER_CHARS:
-        return answer, False
+        return False
     if benchmark in ("gsm8k", "gsm8k_backward"):
         answer = _THOUSANDS.sub("", answer)
     candidates = [answer]
@@ -76,5 +81,5 @@ def strict_verdict(benchmark: str, completion: str, gold: str) -> tuple[str | No
     gold_parsed = list(_parsed_gold(gold))
     for candidate in candidates:
         if gold_parsed and _verifies(gold_parsed, _parsed_prediction(candidate)):
-            return answer, True
-    return answer, bool(_plain(answer)) and _plain(answer) == _plain(gold)
+            return True
+    return bool(_plain(answer)) and _plain(answer) == _plain(gold)

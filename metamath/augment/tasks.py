@@ -1,0 +1,106 @@
+"""Teacher request groups for each method. Round 1 needs only the question; round 2 needs a
+round-1 reply (a rephrasing to solve, an SV statement to build the query from)."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from metamath.config import AugmentConfig, TeacherConfig
+from metamath.data.benchmarks import Problem
+from metamath.masking import fobar_query, is_plain_number, mask_candidates, split_question_sentence, sv_query, sv_rejection
+from metamath.prompts import backward_messages, rephrase_messages, solve_messages, sv_rewrite_messages
+from metamath.prompts.teacher import clean_single_line_reply
+from metamath.teacher.requests import RequestGroup, make_group
+
+
+@dataclass
+class AugmentContext:
+    augment: AugmentConfig
+    teacher: TeacherConfig
+    shots: list[Problem]
+
+    @property
+    def dataset(self) -> str:
+        return self.augment.dataset
+
+    @property
+    def variable(self) -> str:
+        return "x" if self.dataset == "gsm8k" else "X"
+
+
+def _meta(problem: Problem, method: str, stage: str, **extra: Any) -> dict[str, Any]:
+    return {"method": method, "stage": stage, "source_id": problem.id, "original_question": problem.question,
+            "gold": problem.gold, "line": problem.line, **extra}
+
+
+def chosen_masks(problem: Problem, ctx: AugmentContext) -> tuple[list, str | None]:
+    """(masks, why none). Every candidate is eligible; `masks_per_question` are drawn with a
+    seed derived from the question id, so re-runs draw the same ones."""
+    if ctx.dataset == "math" and not is_plain_number(problem.gold):
+        return [], "answer_not_plain_number"
+    candidates = mask_candidates(ctx.dataset, problem.question)
+    if not candidates:
+        return [], "no_mask_candidate"
+    rng = random.Random(f"{ctx.augment.seed}:{problem.id}")
+    picked = rng.sample(candidates, min(ctx.augment.samples.masks_per_question, len(candidates)))
+    return sorted(picked, key=lambda m: m.start), None
+
+
+def round1(problem: Problem, ctx: AugmentContext) -> tuple[list[RequestGroup], list[dict]]:
+    """(groups, pre-teacher drops as {method, reason})."""
+    aug, t, q = ctx.augment, ctx.teacher, problem.question
+    groups, drops = [], []
+    if "ansaug" in aug.methods:
+        groups.append(make_group(t, solve_messages(q, ctx.shots), aug.samples.ansaug,
+                                 _meta(problem, "ansaug", "solve", query=q)))
+    if "rephrase" in aug.methods:
+        groups.append(make_group(t, rephrase_messages(ctx.dataset, q), aug.samples.rephrase,
+                                 _meta(problem, "rephrase", "ask")))
+    backward = [m for m in ("sv", "fobar") if m in aug.methods]
+    if not backward:
+        return groups, drops
+    masks, why = chosen_masks(problem, ctx)
+    drops += [{"method": m, "reason": why} for m in backward if why]
+    for mask in masks:
+        if "sv" in backward:
+            body, sentence = split_question_sentence(mask.masked)
+            groups.append(make_group(t, sv_rewrite_messages(ctx.dataset, sentence, problem.gold), 1,
+                                     _meta(problem, "sv", "rewrite", value=mask.value, body=body)))
+        if "fobar" in backward:
+            query = fobar_query(mask.masked, problem.gold, ctx.variable)
+            groups.append(make_group(t, backward_messages(ctx.dataset, query, "fobar"), aug.samples.fobar,
+                                     _meta(problem, "fobar", "solve", query=query, value=mask.value)))
+    return groups, drops
+
+
+def _usable_rephrasing(text: str, original: str) -> bool:
+    return len(text) >= 10 and text.strip() != original.strip() and "\n" not in text
+
+
+def round2(row: dict[str, Any], ctx: AugmentContext) -> tuple[RequestGroup | None, dict | None]:
+    """A round-1 'ask' or 'rewrite' reply -> (solve group, None) or (None, drop)."""
+    meta = json.loads(row["meta"])
+    method = meta["method"]
+    if row["status"] != "ok":
+        return None, {"method": method, "reason": "request_failed"}
+    reply = clean_single_line_reply(row["text"] or "")
+    aug, t = ctx.augment, ctx.teacher
+    extra = {k: meta[k] for k in ("source_id", "original_question", "gold", "line")}
+    if method == "rephrase":
+        if not _usable_rephrasing(reply, meta["original_question"]):
+            return None, {"method": method, "reason": "bad_rephrasing"}
+        # Sample indices continue per parent rephrasing, so two identical rephrasings still ask
+        # for distinct samples (distinct keys) instead of the same request twice.
+        parent = int(row["sample_index"])
+        return make_group(t, solve_messages(reply, ctx.shots), aug.samples.rephrase_solve,
+                          {**extra, "method": "rephrase", "stage": "solve", "query": reply, "parent_index": parent},
+                          first_index=parent * aug.samples.rephrase_solve), None
+    query = sv_query(meta["body"], reply, ctx.variable)
+    reason = sv_rejection(query, reply, meta["value"], meta["gold"], ctx.variable)
+    if reason:
+        return None, {"method": method, "reason": reason}
+    return make_group(t, backward_messages(ctx.dataset, query, "sv"), aug.samples.sv,
+                      {**extra, "method": "sv", "stage": "solve", "query": query, "value": meta["value"]}), None

@@ -1,0 +1,21 @@
+"""Joining or starting Ray. Local mode keeps the dashboard on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+
+def ensure_ray() -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = os.environ.get("RAY_ADDRESS")
+    kwargs = {"logging_level": logging.WARNING, "log_to_driver": True}
+    if not address:
+        kwargs.update(include_dashboard=False, dashboard_host="127.0.0.1")
+    ray.init(address=address, **kwargs)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False  # our own progress bars count samples, not blocks
+    ctx.print_on_execution_start = False

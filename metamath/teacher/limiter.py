@@ -1,0 +1,188 @@
+"""A job-wide limiter shared by every worker: requests in flight, requests/min, tokens/min,
+and a global pause when the server says 429 with Retry-After.
+
+`Limits` holds the arithmetic (plain Python, unit-testable); `RateLimiter` is the Ray actor
+around it; `PermitClient` is each worker's side. With requests/min or tokens/min set, every
+request asks the actor (`acquire`/`release`). With only a concurrency cap, a worker leases
+permits in bulk and hands a finished request's permit to its next waiting request: the actor
+still counts every leased permit, so the cap holds job-wide, at a fraction of the RPCs.
+Pause deadlines are wall-clock times, so every process can compare them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+
+import ray
+
+WINDOW_S = 60.0
+CAPACITY_RECHECK_S = 1.0  # waiters blocked on the cap are woken by release; this is a safety net
+
+
+class Limits:
+    def __init__(self, max_concurrency: int, requests_per_minute: int | None = None,
+                 tokens_per_minute: int | None = None, clock=time.monotonic) -> None:
+        self.max_concurrency = max_concurrency
+        self.rpm = requests_per_minute
+        self.tpm = tokens_per_minute
+        self.clock = clock
+        self.in_flight = 0
+        self.paused_until = 0.0
+        self.requests: deque[float] = deque()
+        self.tokens: deque[tuple[float, int]] = deque()
+        self.token_sum = 0
+        self.peak_in_flight = 0
+
+    def _expire(self, now: float) -> None:
+        while self.requests and self.requests[0] <= now - WINDOW_S:
+            self.requests.popleft()
+        while self.tokens and self.tokens[0][0] <= now - WINDOW_S:
+            self.token_sum -= self.tokens.popleft()[1]
+
+    def wait_time(self, tokens: int) -> float:
+        """0 when a request of `tokens` may start now, else seconds to wait (a guess; re-check)."""
+        now = self.clock()
+        self._expire(now)
+        waits = [self.paused_until - now]
+        if self.in_flight >= self.max_concurrency:
+            waits.append(CAPACITY_RECHECK_S)  # a release wakes waiters sooner
+        if self.rpm is not None and len(self.requests) >= self.rpm:
+            waits.append(self.requests[0] + WINDOW_S - now)
+        if self.tpm is not None and self.tokens and self.token_sum + tokens > self.tpm:
+            waits.append(self.tokens[0][0] + WINDOW_S - now)
+        return max(0.0, *waits)
+
+    def take(self, tokens: int) -> None:
+        now = self.clock()
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        self.requests.append(now)
+        self.tokens.append((now, tokens))
+        self.token_sum += tokens
+
+    def give_back(self, estimated: int, actual: int | None) -> None:
+        self.in_flight -= 1
+        if actual is not None and self.tokens:
+            # correct the window with what the request really used
+            self.tokens.append((self.clock(), actual - estimated))
+            self.token_sum += actual - estimated
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+    def pause_deadline(self) -> float:
+        """The pause as a wall-clock time (the clock may be monotonic, per process)."""
+        return time.time() + max(0.0, self.paused_until - self.clock())
+
+
+@ray.remote(num_cpus=0)
+class RateLimiter:
+    def __init__(self, max_concurrency: int, requests_per_minute: int | None = None,
+                 tokens_per_minute: int | None = None) -> None:
+        self.limits = Limits(max_concurrency, requests_per_minute, tokens_per_minute)
+        self.changed = asyncio.Event()
+
+    async def acquire(self, tokens: int = 0) -> None:
+        while True:
+            wait = self.limits.wait_time(tokens)
+            if wait <= 0:
+                self.limits.take(tokens)
+                return
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), timeout=wait)
+            except asyncio.TimeoutError:
+                pass
+
+    def release(self, estimated: int = 0, actual: int | None = None) -> None:
+        self.limits.give_back(estimated, actual)
+        self.changed.set()
+
+    async def lease(self, wanted: int) -> int:
+        """Up to `wanted` permits (at least one), when the cap and any pause allow."""
+        await self.acquire(0)
+        granted = 1
+        while granted < wanted and self.limits.wait_time(0) <= 0:
+            self.limits.take(0)
+            granted += 1
+        return granted
+
+    def give_back(self, permits: int) -> None:
+        for _ in range(permits):
+            self.limits.give_back(0, None)
+        self.changed.set()
+
+    def pause_deadline(self) -> float:
+        return self.limits.pause_deadline()
+
+    def pause(self, seconds: float) -> None:
+        self.limits.pause(seconds)
+
+    def stats(self) -> dict:
+        return {"in_flight": self.limits.in_flight, "peak_in_flight": self.limits.peak_in_flight,
+                "paused_until": self.limits.paused_until}
+
+
+class PermitClient:
+    """A worker's side of the limiter; lives on the worker's event loop."""
+
+    POLL_S = 0.2
+
+    def __init__(self, limiter, recycle: bool) -> None:
+        self.limiter = limiter
+        self.recycle = recycle
+        self.waiters: deque[asyncio.Future] = deque()
+        self.fetching = False
+        self.pause_until = 0.0
+        self.last_poll = 0.0
+
+    async def _respect_pause(self) -> None:
+        now = time.time()
+        if now - self.last_poll > self.POLL_S:
+            self.last_poll = now
+            self.pause_until = max(self.pause_until, await self.limiter.pause_deadline.remote())
+        while time.time() < self.pause_until:
+            await asyncio.sleep(self.pause_until - time.time())
+
+    def pause(self, seconds: float) -> None:
+        self.pause_until = max(self.pause_until, time.time() + seconds)
+        self.limiter.pause.remote(seconds)
+
+    async def acquire(self, tokens: int) -> None:
+        await self._respect_pause()
+        if not self.recycle:
+            await self.limiter.acquire.remote(tokens)
+            return
+        future = asyncio.get_running_loop().create_future()
+        self.waiters.append(future)
+        if not self.fetching:
+            self.fetching = True  # set before the task runs: one lease call in flight per worker
+            asyncio.ensure_future(self._fetch())
+        await future
+
+    async def _fetch(self) -> None:
+        try:
+            while self.waiters:
+                granted = await self.limiter.lease.remote(len(self.waiters))
+                for _ in range(granted):
+                    self._hand_over()
+        finally:
+            self.fetching = False
+
+    def _hand_over(self) -> None:
+        """A permit goes to this worker's next waiting request, or back to the actor: a
+        permit is never held idle, or another worker could wait on it forever."""
+        while self.waiters:
+            future = self.waiters.popleft()
+            if not future.done():
+                future.set_result(None)
+                return
+        self.limiter.give_back.remote(1)
+
+    def release(self, estimated: int, actual: int | None) -> None:
+        if not self.recycle:
+            self.limiter.release.remote(estimated, actual)
+        else:
+            self._hand_over()

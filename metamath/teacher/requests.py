@@ -1,0 +1,76 @@
+"""A teacher request group: one prompt, K samples, each sample with its own content key.
+
+Rows travel through Ray Data, so messages are kept as a JSON string (Arrow-friendly).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from metamath.config import TeacherConfig
+
+
+def sampling_params(cfg: TeacherConfig) -> dict[str, Any]:
+    return {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": cfg.max_tokens}
+
+
+def request_key(cfg: TeacherConfig, messages_json: str, sample_index: int) -> str:
+    """Content key of one sample: backend, model, the full request, the sample index."""
+    payload = json.dumps(
+        {"backend": cfg.backend, "model": cfg.model, "messages": json.loads(messages_json),
+         "params": sampling_params(cfg), "sample_index": sample_index},
+        sort_keys=True, ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass
+class RequestGroup:
+    """K samples of one prompt. `meta` is carried through untouched (method, ids, queries)."""
+
+    messages: str  # JSON list of chat messages
+    keys: list[str]
+    sample_indices: list[int]
+    meta: str = "{}"  # JSON
+
+    def to_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def make_group(cfg: TeacherConfig, messages: list[dict[str, str]], samples: int, meta: dict[str, Any],
+               first_index: int = 0) -> RequestGroup:
+    messages_json = json.dumps(messages, ensure_ascii=False)
+    indices = list(range(first_index, first_index + samples))
+    keys = [request_key(cfg, messages_json, i) for i in indices]
+    return RequestGroup(messages_json, keys, indices, json.dumps(meta, ensure_ascii=False))
+
+
+@dataclass
+class TeacherResponse:
+    """One sample's outcome: the schema every backend returns and the store keeps."""
+
+    key: str
+    text: str | None
+    status: str  # "ok" or "failed"
+    reason: str | None = None  # failure reason, e.g. "http_429", "timeout", "malformed"
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    attempts: int = 1  # HTTP requests (or generate calls) attributed to this row
+    retries: dict[str, int] = field(default_factory=dict)  # reason -> retried attempts, same attribution
+    cached: bool = False
+
+    def to_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["retries"] = json.dumps(self.retries)
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "TeacherResponse":
+        data = dict(row)
+        retries = data.get("retries") or "{}"
+        data["retries"] = json.loads(retries) if isinstance(retries, str) else dict(retries)
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})

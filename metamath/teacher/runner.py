@@ -1,0 +1,123 @@
+"""Run request groups through a backend with Ray Data: cached samples are served from the
+store, only missing ones are sent, and a progress bar counts samples as they come back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import ray
+
+from metamath.config import TeacherConfig
+from metamath.teacher.requests import RequestGroup, TeacherResponse
+from metamath.teacher.store import load_responses
+
+
+@dataclass
+class TeacherRun:
+    """What came back for a set of groups, plus the accounting."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)  # response row + meta + sample_index
+    from_cache: int = 0  # samples served from the store, not sent
+    sent: int = 0  # requests sent (HTTP requests or generate calls), retries included
+    succeeded: int = 0  # requests that returned samples
+    retried: dict[str, int] = field(default_factory=dict)  # requests retried, by reason
+    failed: dict[str, int] = field(default_factory=dict)  # requests given up on, by reason
+    samples_ok: int = 0
+    samples_failed: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Requests are attributed to the first row each produced: sent = succeeded + retried + failed."""
+        self.rows.append(row)
+        if row.get("cached"):
+            self.from_cache += 1
+            return
+        calls = int(row.get("attempts") or 0)
+        retries = row.get("retries") or "{}"
+        retries = json.loads(retries) if isinstance(retries, str) else retries
+        self.sent += calls
+        for reason, count in retries.items():
+            self.retried[reason] = self.retried.get(reason, 0) + count
+        self.prompt_tokens += int(row.get("prompt_tokens") or 0)
+        self.completion_tokens += int(row.get("completion_tokens") or 0)
+        if row["status"] == "ok":
+            self.samples_ok += 1
+            self.succeeded += 1 if calls else 0
+        else:
+            self.samples_failed += 1
+            if calls:
+                self.failed[row["reason"]] = self.failed.get(row["reason"], 0) + 1
+
+
+def split_cached(groups: Iterable[RequestGroup], done: dict[str, TeacherResponse]) -> tuple[list[dict], list[RequestGroup]]:
+    """(rows served from the store, groups still to send). A key asked for twice is sent once."""
+    cached_rows, pending, asked = [], [], set()
+    for group in groups:
+        missing = [(k, i) for k, i in zip(group.keys, group.sample_indices) if k not in done and k not in asked]
+        asked.update(k for k, _ in missing)
+        for key, index in zip(group.keys, group.sample_indices):
+            if key in done:
+                response = done[key]
+                response.cached = True
+                cached_rows.append({**response.to_row(), "meta": group.meta, "sample_index": index})
+        if missing:
+            pending.append(RequestGroup(group.messages, [k for k, _ in missing], [i for _, i in missing], group.meta))
+    return cached_rows, pending
+
+
+def _limiter(cfg: TeacherConfig):
+    from metamath.teacher.limiter import RateLimiter
+
+    return RateLimiter.remote(cfg.max_concurrency, cfg.requests_per_minute, cfg.tokens_per_minute)
+
+
+def _dataset_through_backend(ds, cfg: TeacherConfig, store_root: str, n_groups: int):
+    from metamath.teacher import workers
+
+    if cfg.backend == "openai":
+        from metamath.teacher.openai_backend import check_endpoint
+
+        asyncio.run(check_endpoint(cfg))
+        # Enough groups per batch that a batch's tail barely dents the job-wide concurrency.
+        batch = max(1, min(n_groups, math.ceil(4 * cfg.max_concurrency / cfg.replicas)))
+        return ds.map_batches(workers.OpenAIWorker, batch_size=batch, batch_format="pandas",
+                              fn_constructor_kwargs={"cfg": cfg.model_dump(), "limiter": _limiter(cfg),
+                                                     "store_root": store_root},
+                              compute=ray.data.ActorPoolStrategy(size=cfg.replicas), num_cpus=0.5)
+    if cfg.backend == "hf":
+        return ds.map_batches(workers.HFWorker, batch_size=cfg.batch_size, batch_format="pandas",
+                              fn_constructor_kwargs={"cfg": cfg.model_dump(), "store_root": store_root},
+                              compute=ray.data.ActorPoolStrategy(size=cfg.replicas), num_cpus=1)
+    from metamath.models import resolve_model
+    from metamath.teacher.vllm_backend import build_vllm_processor, expand_samples
+
+    processor = build_vllm_processor(cfg, resolve_model(cfg.model), store_root)
+    return processor(ds.flat_map(expand_samples))
+
+
+def run_groups(groups: list[RequestGroup], cfg: TeacherConfig, store_root: str, label: str) -> TeacherRun:
+    """Every sample of `groups`, from the store where possible, else from the teacher."""
+    from tqdm.auto import tqdm
+
+    done, _ = load_responses(store_root)
+    cached_rows, pending = split_cached(groups, done)
+    run = TeacherRun()
+    for row in cached_rows:
+        run.add(row)
+    total = sum(len(g.keys) for g in groups)
+    bar = tqdm(total=total, initial=len(cached_rows), desc=label, unit="sample", dynamic_ncols=True)
+    if pending:
+        ds = ray.data.from_items([g.to_row() for g in pending])
+        out = _dataset_through_backend(ds, cfg, store_root, len(pending))
+        for batch in out.iter_batches(batch_size=None, batch_format="pandas"):
+            for row in batch.to_dict("records"):
+                run.add(row)
+                bar.update(1)
+            bar.set_postfix(cached=run.from_cache, failed=run.samples_failed)
+    bar.close()
+    return run

@@ -1,0 +1,108 @@
+"""Ray Data callable classes, one per backend. In: request-group rows. Out: one row per
+sample (the TeacherResponse schema plus the group's `meta` and `sample_index`). Every
+response is written to the store as soon as it exists."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+import pandas as pd
+
+from metamath.config import TeacherConfig
+from metamath.teacher.requests import TeacherResponse
+from metamath.teacher.store import StoreWriter
+
+
+def _out_rows(groups: list[dict], responses_by_key: dict[str, TeacherResponse]) -> pd.DataFrame:
+    rows = []
+    for group in groups:
+        for key, index in zip(group["keys"], group["sample_indices"]):
+            response = responses_by_key[key]
+            rows.append({**response.to_row(), "meta": group["meta"], "sample_index": int(index)})
+    return pd.DataFrame(rows)
+
+
+def _groups(batch: pd.DataFrame) -> list[dict]:
+    groups = batch.to_dict("records")
+    for group in groups:
+        group["keys"] = list(group["keys"])
+        group["sample_indices"] = list(group["sample_indices"])
+    return groups
+
+
+class OpenAIWorker:
+    def __init__(self, cfg: dict, limiter: Any, store_root: str) -> None:
+        from metamath.teacher.openai_backend import LoopThread, OpenAIGroupRunner
+
+        self.store = StoreWriter(store_root)
+        self.loop = LoopThread()
+        self.runner = OpenAIGroupRunner(TeacherConfig(**cfg), limiter, self.store.append)
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        groups = _groups(batch)
+
+        async def run_all():
+            return await asyncio.gather(*(self.runner.run_group(g["messages"], g["keys"]) for g in groups))
+
+        results = self.loop.run(run_all())
+        return _out_rows(groups, {r.key: r for group in results for r in group})
+
+
+class HFWorker:
+    """transformers generation in batches (the CPU dev mode): the same rows as the API."""
+
+    def __init__(self, cfg: dict, store_root: str, threads: int | None = None) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from metamath.models import resolve_model
+
+        self.cfg = TeacherConfig(**cfg)
+        torch.set_num_threads(threads or os.cpu_count() or 1)
+        path = resolve_model(self.cfg.model)
+        self.tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+        self.store = StoreWriter(store_root)
+
+    def _generate(self, prompts: list[str], seed: int) -> list[tuple[str, int, int, str]]:
+        import torch
+
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        torch.manual_seed(seed)
+        sample = self.cfg.temperature > 0
+        with torch.no_grad():
+            out = self.model.generate(
+                **enc, max_new_tokens=self.cfg.max_tokens, do_sample=sample,
+                temperature=self.cfg.temperature if sample else None, top_p=self.cfg.top_p if sample else None,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+        results = []
+        eos = self.tokenizer.eos_token_id
+        for row, mask in zip(out[:, enc["input_ids"].shape[1]:], enc["attention_mask"]):
+            ids = row.tolist()
+            finish = "stop" if eos in ids else "length"
+            ids = ids[: ids.index(eos) + 1] if eos in ids else ids
+            text = self.tokenizer.decode(ids, skip_special_tokens=True)
+            results.append((text, int(mask.sum()), len(ids), finish))
+        return results
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        groups = _groups(batch)
+        jobs = [(key, json.loads(g["messages"])) for g in groups for key in g["keys"]]
+        responses: dict[str, TeacherResponse] = {}
+        size = self.cfg.batch_size
+        for start in range(0, len(jobs), size):
+            chunk = jobs[start : start + size]
+            prompts = [self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
+                       for _, m in chunk]
+            seed = int(chunk[0][0][:8], 16)  # the same chunk always samples the same way
+            for (key, _), (text, p_tok, c_tok, finish) in zip(chunk, self._generate(prompts, seed)):
+                response = TeacherResponse(key, text, "ok", None, finish, p_tok, c_tok)
+                self.store.append(response)
+                responses[key] = response
+        return _out_rows(groups, responses)

@@ -1,0 +1,155 @@
+"""A SCRIPTED OpenAI-compatible server for fault and throughput tests, not a model.
+
+Replies are deterministic functions of the request; latency is fixed; faults are injected by
+rule on a request's first attempts (429 with Retry-After, 500, a hang past the client's
+timeout, a malformed body). Every request is logged as a JSON line (with the client's
+X-MetaMath-Keys header), so tests can prove that nothing was sent twice.
+
+    python -m metamath.testing.scripted_server --port 0 --config '{"latency_s": 0.2}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Script:
+    latency_s: float = 0.0
+    honour_n: bool = True
+    # rules: {"every": 5, "fault": "429"|"500"|"hang"|"malformed"|"no_choices", "attempts": 1, "retry_after": 1}
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    hang_s: float = 30.0
+    answers: dict[str, str] = field(default_factory=dict)  # question -> answer for solve prompts
+    log_path: str | None = None
+
+
+def fingerprint(messages: list[dict]) -> int:
+    return int(hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:12], 16)
+
+
+def reply_text(messages: list[dict], answers: dict[str, str], index: int) -> str:
+    system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
+    question = messages[-1]["content"]
+    if "Rephrase" in system:
+        return f"In other words, {question[0].lower()}{question[1:]}"
+    if "declarative statement" in system:
+        answer = re.search(r"The answer is (.+)\.$", question)
+        return f"The result is {answer.group(1) if answer else '?'}."
+    if "unknown variable" in system:
+        return f"Solving step by step (sample {index}). The value of {'X' if 'variable X' in question else 'x'} is 0."
+    if question.startswith("In other words, "):  # our own rephrasing, asked back
+        rest = question[len("In other words, "):]
+        question = rest[:1].upper() + rest[1:]
+    return f"Step by step (sample {index}): we compute. The answer is: {answers.get(question, '0')}"
+
+
+class ScriptedServer:
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.attempts: dict[int, int] = {}
+        self.log = open(script.log_path, "a") if script.log_path else None
+
+    def _fault(self, fp: int, attempt: int) -> dict | None:
+        for rule in self.script.faults:
+            if fp % rule["every"] == rule.get("offset", 0) and attempt <= rule.get("attempts", 1):
+                return rule
+        return None
+
+    def _record(self, request: web.Request, body: dict, status: str, choices: int) -> None:
+        if self.log:
+            self.log.write(json.dumps({"t": time.time(), "keys": request.headers.get("X-MetaMath-Keys", ""),
+                                       "n": body.get("n", 1), "status": status, "choices": choices}) + "\n")
+            self.log.flush()
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        messages = body["messages"]
+        fp = fingerprint(messages)
+        self.attempts[fp] = attempt = self.attempts.get(fp, 0) + 1
+        await asyncio.sleep(self.script.latency_s)
+        rule = self._fault(fp, attempt)
+        kind = rule["fault"] if rule else None
+        self._record(request, body, kind or "ok", 0 if kind else (body.get("n", 1) if self.script.honour_n else 1))
+        if kind == "429":
+            return web.json_response({"error": {"message": "rate limited"}}, status=429,
+                                     headers={"Retry-After": str(rule.get("retry_after", 1))})
+        if kind == "500":
+            return web.json_response({"error": {"message": "boom"}}, status=500)
+        if kind == "hang":
+            await asyncio.sleep(self.script.hang_s)
+        if kind == "malformed":
+            return web.Response(text='{"choices": [ {"broken', content_type="application/json")
+        if kind == "no_choices":
+            return web.json_response({"id": "x", "object": "chat.completion"})
+        n = body.get("n", 1) if self.script.honour_n else 1
+        choices = [{"index": i, "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": reply_text(messages, self.script.answers, i)}}
+                   for i in range(n)]
+        prompt_tokens = sum(len(m["content"].split()) for m in messages)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": 20 * n, "total_tokens": prompt_tokens + 20 * n}
+        return web.json_response({"id": f"cmpl-{fp}", "object": "chat.completion", "created": int(time.time()),
+                                  "model": body.get("model", "scripted"), "choices": choices, "usage": usage})
+
+    async def models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_get("/v1/models", self.models)
+        return app
+
+
+class ServerProcess:
+    """Runs the scripted server in its own process on 127.0.0.1; `base_url` once started."""
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.proc: subprocess.Popen | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> "ServerProcess":
+        config = json.dumps(self.script.__dict__)
+        self.proc = subprocess.Popen([sys.executable, "-m", "metamath.testing.scripted_server", "--config", config],
+                                     stdout=subprocess.PIPE, text=True)
+        port = int(self.proc.stdout.readline().strip())
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+async def _serve(script: Script, port: int) -> None:
+    runner = web.AppRunner(ScriptedServer(script).app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
+    await site.start()
+    print(site._server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--config", default="{}")
+    args = parser.parse_args()
+    asyncio.run(_serve(Script(**json.loads(args.config)), args.port))
+
+
+if __name__ == "__main__":
+    main()
