@@ -27,3 +27,33 @@ def _quiet_math_verify():
 def write_lines(path: Path, lines: list[str]) -> Path:
     path.write_text("".join(line + "\n" for line in lines))
     return path
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One real local Ray instance for the whole session (2 CPUs, like this machine)."""
+    import ray
+
+    from metamath.ray_utils import ensure_ray
+
+    os.environ.pop("RAY_ADDRESS", None)
+    ensure_ray()
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def scripted():
+    """Start a scripted OpenAI-compatible server (a stand-in, not a model) on 127.0.0.1."""
+    from metamath.testing.scripted_server import Script, ServerProcess
+
+    servers = []
+
+    def start(**script):
+        server = ServerProcess(Script(**script)).__enter__()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)

@@ -32,7 +32,7 @@ def check(row: dict[str, Any], dataset: str, teacher_model: str) -> dict[str, An
     if not equivalent(scheme, answer, gold):
         return {**out, "reason": "wrong_answer"}
     record = MetaMathQARecord(
-        query=meta["query"], response=finalize_response(dataset, text, gold), type=out["type"],
+        query=meta["query"], response=finalize_response(dataset, text, gold, backward), type=out["type"],
         original_question=meta["original_question"], source_id=meta["source_id"], teacher=teacher_model,
         sample_index=int(row["sample_index"]), request_key=row["key"],
     )

@@ -49,13 +49,14 @@ def strip_trailing_answer(reasoning: str) -> str:
     return _TRAILING_ANSWER.sub("", reasoning.rstrip()).rstrip()
 
 
-def finalize_response(dataset: str, reasoning: str, answer: str) -> str:
+def finalize_response(dataset: str, reasoning: str, answer: str, backward: bool = False) -> str:
     """MetaMathQA's closing lines: GSM '#### N' then 'The answer is: N'; MATH 'The answer is: X'.
 
     `answer` is the verified gold (the original's answer, or the masked value for SV/FOBAR).
-    Backward solutions keep their 'The value of x is N' sentence, as in the released data.
+    Backward solutions are kept whole, with their 'The value of x is N' sentence, as in the
+    released data; forward ones lose the teacher's own closing answer line.
     """
-    body = strip_trailing_answer(reasoning)
+    body = reasoning.rstrip() if backward else strip_trailing_answer(reasoning)
     if dataset == "gsm8k":
         return f"{body}\n#### {answer}\nThe answer is: {answer}"
     return f"{body}\nThe answer is: {answer}"

@@ -26,6 +26,7 @@ class TeacherRun:
     succeeded: int = 0  # requests that returned samples
     retried: dict[str, int] = field(default_factory=dict)  # requests retried, by reason
     failed: dict[str, int] = field(default_factory=dict)  # requests given up on, by reason
+    reused: int = 0  # samples asked for twice in one run, sent once
     samples_ok: int = 0
     samples_failed: int = 0
     prompt_tokens: int = 0
@@ -36,6 +37,9 @@ class TeacherRun:
         self.rows.append(row)
         if row.get("cached"):
             self.from_cache += 1
+            return
+        if row.get("reused"):
+            self.reused += 1
             return
         calls = int(row.get("attempts") or 0)
         retries = row.get("retries") or "{}"
@@ -54,20 +58,30 @@ class TeacherRun:
                 self.failed[row["reason"]] = self.failed.get(row["reason"], 0) + 1
 
 
-def split_cached(groups: Iterable[RequestGroup], done: dict[str, TeacherResponse]) -> tuple[list[dict], list[RequestGroup]]:
-    """(rows served from the store, groups still to send). A key asked for twice is sent once."""
-    cached_rows, pending, asked = [], [], set()
+def split_cached(groups: Iterable[RequestGroup], done: dict[str, TeacherResponse]) -> list[RequestGroup]:
+    """The groups still to send: only missing keys, and a key asked for twice is sent once."""
+    pending, asked = [], set()
     for group in groups:
         missing = [(k, i) for k, i in zip(group.keys, group.sample_indices) if k not in done and k not in asked]
         asked.update(k for k, _ in missing)
-        for key, index in zip(group.keys, group.sample_indices):
-            if key in done:
-                response = done[key]
-                response.cached = True
-                cached_rows.append({**response.to_row(), "meta": group.meta, "sample_index": index})
         if missing:
             pending.append(RequestGroup(group.messages, [k for k, _ in missing], [i for _, i in missing], group.meta))
-    return cached_rows, pending
+    return pending
+
+
+def fan_out(groups: Iterable[RequestGroup], by_key: dict[str, dict[str, Any]], fresh: set[str]) -> Iterable[dict]:
+    """One row per (group, sample): every group that asked for a key gets its response. The
+    first use of a fresh response carries its accounting; later uses are marked `reused`."""
+    accounted: set[str] = set()
+    for group in groups:
+        for key, index in zip(group.keys, group.sample_indices):
+            row = {**by_key[key], "meta": group.meta, "sample_index": index}
+            if key in fresh and key in accounted:
+                row.update(reused=True, attempts=0, retries="{}", prompt_tokens=0, completion_tokens=0)
+            elif key not in fresh:
+                row["cached"] = True
+            accounted.add(key)
+            yield row
 
 
 def _limiter(cfg: TeacherConfig):
@@ -105,19 +119,24 @@ def run_groups(groups: list[RequestGroup], cfg: TeacherConfig, store_root: str, 
     from tqdm.auto import tqdm
 
     done, _ = load_responses(store_root)
-    cached_rows, pending = split_cached(groups, done)
-    run = TeacherRun()
-    for row in cached_rows:
-        run.add(row)
-    total = sum(len(g.keys) for g in groups)
-    bar = tqdm(total=total, initial=len(cached_rows), desc=label, unit="sample", dynamic_ncols=True)
+    pending = split_cached(groups, done)
+    by_key = {key: response.to_row() for key, response in done.items()}
+    fresh: set[str] = set()
+    to_send = sum(len(g.keys) for g in pending)
+    bar = tqdm(total=to_send, desc=f"{label}: {len(done)} responses on file", unit="sample", dynamic_ncols=True)
+    failed = 0
     if pending:
         ds = ray.data.from_items([g.to_row() for g in pending])
         out = _dataset_through_backend(ds, cfg, store_root, len(pending))
         for batch in out.iter_batches(batch_size=None, batch_format="pandas"):
             for row in batch.to_dict("records"):
-                run.add(row)
+                by_key[row["key"]] = {k: v for k, v in row.items() if k not in ("meta", "sample_index")}
+                fresh.add(row["key"])
+                failed += row["status"] != "ok"
                 bar.update(1)
-            bar.set_postfix(cached=run.from_cache, failed=run.samples_failed)
+            bar.set_postfix(failed=failed)
     bar.close()
+    run = TeacherRun()
+    for row in fan_out(groups, by_key, fresh):
+        run.add(row)
     return run

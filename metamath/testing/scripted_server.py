@@ -39,7 +39,9 @@ def fingerprint(messages: list[dict]) -> int:
     return int(hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:12], 16)
 
 
-def reply_text(messages: list[dict], answers: dict[str, str], index: int) -> str:
+def reply_text(messages: list[dict], answers: dict[str, str], index: int | str) -> str:
+    """Deterministic in the messages and `index` (the sample's content key when the client
+    sends one, so a resumed run gets the very same text for the same sample)."""
     system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
     question = messages[-1]["content"]
     if "Rephrase" in system:
@@ -94,8 +96,10 @@ class ScriptedServer:
         if kind == "no_choices":
             return web.json_response({"id": "x", "object": "chat.completion"})
         n = body.get("n", 1) if self.script.honour_n else 1
+        keys = [k for k in request.headers.get("X-MetaMath-Keys", "").split(",") if k]
+        tags = [keys[i][:8] if i < len(keys) else i for i in range(n)]
         choices = [{"index": i, "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": reply_text(messages, self.script.answers, i)}}
+                    "message": {"role": "assistant", "content": reply_text(messages, self.script.answers, tags[i])}}
                    for i in range(n)]
         prompt_tokens = sum(len(m["content"].split()) for m in messages)
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": 20 * n, "total_tokens": prompt_tokens + 20 * n}

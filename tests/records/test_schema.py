@@ -16,8 +16,8 @@ def test_math_response_keeps_boxed_and_ends_with_answer_line():
 
 
 def test_backward_keeps_value_sentence():
-    reasoning = "So 2x = 10 and x = 5. The value of x is 5."
-    assert finalize_response("gsm8k", reasoning, "5") == "So 2x = 10 and x = 5. The value of x is 5.\n#### 5\nThe answer is: 5"
+    reasoning = "The answer is 10, so 2x = 10 and x = 5. The value of x is 5."
+    assert finalize_response("gsm8k", reasoning, "5", backward=True) == reasoning + "\n#### 5\nThe answer is: 5"
 
 
 def test_types():

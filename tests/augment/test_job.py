@@ -1,0 +1,174 @@
+"""The augment job end to end: real local Ray, a SCRIPTED OpenAI-compatible server for faults and
+kill -9, a real `transformers serve`, and the hf backend on the embedded model."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from metamath.augment.job import run_augment
+from metamath.augment.tasks import AugmentContext, round1
+from metamath.config import load_config
+from metamath.data import load_benchmark
+from metamath.prompts import select_solve_shots
+from metamath.records import read_records
+from metamath.teacher.store import load_responses
+
+pytestmark = pytest.mark.slow
+
+
+def _overrides(out, url, limit, **extra):
+    base = {"augment.dataset": "gsm8k", "augment.limit": limit, "augment.output_dir": str(out),
+            "augment.samples": "{ansaug: 2, rephrase: 1, rephrase_solve: 1, sv: 1, fobar: 2, masks_per_question: 2}",
+            "teacher.backend": "openai", "teacher.base_url": url, "teacher.model": "scripted",
+            "teacher.max_concurrency": 8, **extra}
+    return [f"{k}={v}" for k, v in base.items()]
+
+
+def _oracle(limit):
+    return {p.question: p.gold for p in load_benchmark("gsm8k", "train", limit=limit).problems}
+
+
+def test_faults_lose_no_row_and_every_failure_is_accounted(ray_local, scripted, tmp_path):
+    faults = [{"every": 3, "fault": "429", "retry_after": 0.5}, {"every": 5, "offset": 1, "fault": "500"},
+              {"every": 7, "offset": 2, "fault": "hang"}, {"every": 11, "offset": 3, "fault": "malformed"}]
+    server = scripted(faults=faults, hang_s=5, answers=_oracle(12))
+    cfg = load_config(None, _overrides(tmp_path, server.base_url, 12, **{"teacher.timeout_s": 1.5}))
+    stats = run_augment(cfg)
+    req = stats["requests"]
+    assert req["sent"] == req["succeeded"] + req["retried_total"] + req["failed_total"]
+    assert set(req["retried"]) == {"http_429", "http_500", "timeout", "malformed"} and req["failed_total"] == 0
+    # every planned solve came back and was judged: nothing lost on the way
+    problems = load_benchmark("gsm8k", "train", limit=12).problems
+    train = load_benchmark("gsm8k", "train").problems
+    ctx = AugmentContext(cfg.augment, cfg.teacher, select_solve_shots(train, 0))
+    planned = [json.loads(g.meta) | {"n": len(g.keys)} for p in problems for g in round1(p, ctx)[0]]
+    types = stats["types"]
+    assert types["GSM_AnsAug"]["generated"] == sum(m["n"] for m in planned if m["method"] == "ansaug") == 24
+    assert types["GSM_FOBAR"]["generated"] == sum(m["n"] for m in planned if m["method"] == "fobar")
+    assert types["GSM_Rephrased"]["generated"] == 12
+    for entry in types.values():
+        assert entry["generated"] == entry["correct"] + sum(
+            v for k, v in entry["dropped"].items() if k in ("wrong_answer", "no_answer", "request_failed"))
+    assert types["GSM_AnsAug"]["correct"] == 24 and types["GSM_Rephrased"]["correct"] == 12  # the oracle's answers
+    records, _ = read_records(str(tmp_path / "metamathqa.parquet"))
+    assert records == read_records(str(tmp_path / "metamathqa.jsonl"))[0] and len(records) == stats["rows"]
+    assert json.loads((tmp_path / "stats.json").read_text())["rows"] == len(records)
+
+
+def test_exhausted_retries_are_reported_and_the_job_finishes(ray_local, scripted, tmp_path):
+    server = scripted(faults=[{"every": 4, "fault": "500", "attempts": 99}], answers=_oracle(6))
+    stats = run_augment(load_config(None, _overrides(tmp_path, server.base_url, 6, **{"teacher.max_retries": 1})))
+    req = stats["requests"]
+    assert req["failed"].get("http_500", 0) > 0 and req["samples_failed"] > 0
+    assert sum(t["dropped"].get("request_failed", 0) for t in stats["types"].values()) > 0
+    assert req["sent"] == req["succeeded"] + req["retried_total"] + req["failed_total"]
+
+
+def _write_config(path, out, url, limit):
+    data = {"augment": {"dataset": "gsm8k", "limit": limit, "output_dir": str(out),
+                        "samples": {"ansaug": 2, "rephrase": 1, "sv": 1, "fobar": 1, "masks_per_question": 1}},
+            "teacher": {"backend": "openai", "base_url": url, "model": "scripted", "max_concurrency": 2}}
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _cli(config, **kw):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("RAY_ADDRESS", None)
+    return subprocess.Popen([sys.executable, "-m", "metamath", "augment", "--config", str(config)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+
+
+def _stored_lines(root):
+    return sum(len(p.read_text().splitlines()) for p in Path(root).glob("*.jsonl")) if Path(root).is_dir() else 0
+
+
+def test_kill_9_resumes_without_resending_and_matches_an_uninterrupted_run(scripted, tmp_path):
+    log = tmp_path / "server.jsonl"
+    server = scripted(latency_s=0.4, answers=_oracle(10), log_path=str(log))
+    killed = tmp_path / "killed"
+    proc = _cli(_write_config(tmp_path / "a.yaml", killed, server.base_url, 10), start_new_session=True)
+    deadline = time.time() + 120
+    while _stored_lines(killed / "responses") < 10 and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kill_time = time.time()
+    stored = set(load_responses(str(killed / "responses"))[0])
+    assert 10 <= len(stored) and not (killed / "metamathqa.jsonl").exists()
+    time.sleep(1.0)  # requests in flight at the kill may still reach the server log
+    kill_time += 1.0
+    assert _cli(tmp_path / "a.yaml").wait(timeout=300) == 0
+    resent = [k for entry in map(json.loads, log.read_text().splitlines()) if entry["t"] > kill_time
+              for k in entry["keys"].split(",") if k in stored]
+    assert resent == []
+    stats = json.loads((killed / "stats.json").read_text())
+    assert stats["requests"]["served_from_cache"] >= len(stored)
+    clean = tmp_path / "clean"
+    assert _cli(_write_config(tmp_path / "b.yaml", clean, server.base_url, 10)).wait(timeout=300) == 0
+    assert (killed / "metamathqa.jsonl").read_text() == (clean / "metamathqa.jsonl").read_text()
+    # a third run of the finished job sends nothing at all
+    before = len(log.read_text().splitlines())
+    assert _cli(tmp_path / "a.yaml").wait(timeout=300) == 0
+    assert len(log.read_text().splitlines()) == before
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_openai_backend_against_a_real_transformers_serve(ray_local, tmp_path):
+    from metamath.models import resolve_model
+
+    model = resolve_model("smollm2-135m-instruct")
+    port = _free_port()
+    exe = Path(sys.executable).with_name("transformers")
+    server = subprocess.Popen([str(exe), "serve", model, "--device", "cpu", "--continuous-batching",
+                               "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import urllib.request
+
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(1)
+        cfg = load_config(None, [
+            "augment.dataset=gsm8k", "augment.limit=2", "augment.methods=[ansaug]", "augment.samples={ansaug: 2}",
+            f"augment.output_dir={tmp_path}", "teacher.backend=openai", f"teacher.base_url=http://127.0.0.1:{port}/v1",
+            f"teacher.model={model}", "teacher.max_tokens=48", "teacher.max_concurrency=2", "teacher.timeout_s=300"])
+        stats = run_augment(cfg)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    req = stats["requests"]
+    # the server ignores n: each sample is its own request, and none failed
+    assert req["samples_generated"] == 4 and req["failed_total"] == 0 and req["sent"] == 4
+    assert stats["types"]["GSM_AnsAug"]["generated"] == 4
+
+
+def test_hf_backend_on_the_embedded_model(ray_local, tmp_path):
+    cfg = load_config(None, [
+        "augment.dataset=gsm8k", "augment.limit=2", f"augment.output_dir={tmp_path}",
+        "augment.samples={ansaug: 1, rephrase: 1, rephrase_solve: 1, sv: 1, fobar: 1, masks_per_question: 1}",
+        "teacher.backend=hf", "teacher.max_tokens=48", "teacher.batch_size=4"])
+    stats = run_augment(cfg)
+    types = stats["types"]
+    assert set(types) == {"GSM_AnsAug", "GSM_Rephrased", "GSM_SV", "GSM_FOBAR"}
+    assert types["GSM_AnsAug"]["generated"] == 2 and types["GSM_FOBAR"]["generated"] == 2
+    assert stats["requests"]["samples_failed"] == 0 and stats["requests"]["completion_tokens"] > 0
+    assert (tmp_path / "metamathqa.parquet").is_file()
+    again = run_augment(cfg)  # resumes entirely from the store
+    assert again["requests"]["sent"] == 0 and again["rows"] == stats["rows"]
