@@ -54,10 +54,10 @@ def round1(problem: Problem, ctx: AugmentContext) -> tuple[list[RequestGroup], l
     aug, t, q = ctx.augment, ctx.teacher, problem.question
     groups, drops = [], []
     if "ansaug" in aug.methods:
-        groups.append(make_group(t, solve_messages(q, ctx.shots), aug.samples.ansaug,
+        groups.append(make_group(t, solve_messages(q, ctx.shots, aug.shots), aug.samples.ansaug,
                                  _meta(problem, "ansaug", "solve", query=q)))
     if "rephrase" in aug.methods:
-        groups.append(make_group(t, rephrase_messages(ctx.dataset, q), aug.samples.rephrase,
+        groups.append(make_group(t, rephrase_messages(ctx.dataset, q, aug.shots), aug.samples.rephrase,
                                  _meta(problem, "rephrase", "ask")))
     backward = [m for m in ("sv", "fobar") if m in aug.methods]
     if not backward:
@@ -67,11 +67,11 @@ def round1(problem: Problem, ctx: AugmentContext) -> tuple[list[RequestGroup], l
     for mask in masks:
         if "sv" in backward:
             body, sentence = split_question_sentence(mask.masked)
-            groups.append(make_group(t, sv_rewrite_messages(ctx.dataset, sentence, problem.gold), 1,
+            groups.append(make_group(t, sv_rewrite_messages(ctx.dataset, sentence, problem.gold, aug.shots), 1,
                                      _meta(problem, "sv", "rewrite", value=mask.value, body=body)))
         if "fobar" in backward:
             query = fobar_query(mask.masked, problem.gold, ctx.variable)
-            groups.append(make_group(t, backward_messages(ctx.dataset, query, "fobar"), aug.samples.fobar,
+            groups.append(make_group(t, backward_messages(ctx.dataset, query, "fobar", aug.shots), aug.samples.fobar,
                                      _meta(problem, "fobar", "solve", query=query, value=mask.value)))
     return groups, drops
 
@@ -95,12 +95,12 @@ def round2(row: dict[str, Any], ctx: AugmentContext) -> tuple[RequestGroup | Non
         # Sample indices continue per parent rephrasing, so two identical rephrasings still ask
         # for distinct samples (distinct keys) instead of the same request twice.
         parent = int(row["sample_index"])
-        return make_group(t, solve_messages(reply, ctx.shots), aug.samples.rephrase_solve,
+        return make_group(t, solve_messages(reply, ctx.shots, aug.shots), aug.samples.rephrase_solve,
                           {**extra, "method": "rephrase", "stage": "solve", "query": reply, "parent_index": parent},
                           first_index=parent * aug.samples.rephrase_solve), None
     query = sv_query(meta["body"], reply, ctx.variable)
     reason = sv_rejection(query, reply, meta["value"], meta["gold"], ctx.variable)
     if reason:
         return None, {"method": method, "reason": reason}
-    return make_group(t, backward_messages(ctx.dataset, query, "sv"), aug.samples.sv,
+    return make_group(t, backward_messages(ctx.dataset, query, "sv", aug.shots), aug.samples.sv,
                       {**extra, "method": "sv", "stage": "solve", "query": query, "value": meta["value"]}), None

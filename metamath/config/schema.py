@@ -46,6 +46,7 @@ class AugmentConfig(Section):
     limit: Optional[PositiveInt] = None
     methods: list[AugmentMethod] = Field(default_factory=lambda: ["ansaug", "rephrase", "sv", "fobar"])
     samples: SamplesConfig = Field(default_factory=SamplesConfig)
+    shots: int = Field(8, ge=0, le=8)  # few-shot exemplars per teacher prompt; the paper uses 8
     target_counts: dict[RecordType, PositiveInt] = Field(default_factory=dict)
     output_dir: str = "outputs/augment"
     include_original: bool = False

@@ -68,14 +68,14 @@ def solve_messages(question: str, shots: Sequence[Problem], k: int = N_SHOTS) ->
     return _chat(SYSTEM["solve"], [(p.question, _shot_solution(p)) for p in chosen], question)
 
 
-def rephrase_messages(dataset: str, question: str) -> Messages:
-    shots = [(s["original"], s["rephrased"]) for s in exemplars(dataset)["rephrase"]]
+def rephrase_messages(dataset: str, question: str, k: int = N_SHOTS) -> Messages:
+    shots = [(s["original"], s["rephrased"]) for s in exemplars(dataset)["rephrase"][:k]]
     return _chat(SYSTEM["rephrase"], shots, question)
 
 
-def sv_rewrite_messages(dataset: str, question_sentence: str, answer: str) -> Messages:
+def sv_rewrite_messages(dataset: str, question_sentence: str, answer: str, k: int = N_SHOTS) -> Messages:
     shots = []
-    for s in exemplars(dataset)["backward"]:
+    for s in exemplars(dataset)["backward"][:k]:
         shots.append((sv_rewrite_input(split_question_sentence(s["masked"])[1], s["answer"]), s["statement"]))
     return _chat(SYSTEM["sv_rewrite"], shots, sv_rewrite_input(question_sentence, answer))
 
@@ -92,9 +92,9 @@ def backward_shot_query(dataset: str, shot: dict, style: str) -> str:
     return sv_query(body, shot["statement"], var)
 
 
-def backward_messages(dataset: str, query: str, style: str) -> Messages:
+def backward_messages(dataset: str, query: str, style: str, k: int = N_SHOTS) -> Messages:
     """Solve an SV (`style='sv'`) or FOBAR (`style='fobar'`) question for the unknown."""
-    shots = [(backward_shot_query(dataset, s, style), s["solution"]) for s in exemplars(dataset)["backward"]]
+    shots = [(backward_shot_query(dataset, s, style), s["solution"]) for s in exemplars(dataset)["backward"][:k]]
     return _chat(SYSTEM["backward"].format(var=_variable(dataset)), shots, query)
 
 

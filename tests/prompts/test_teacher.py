@@ -79,3 +79,9 @@ def test_rephrase_exemplars_keep_numbers():
 
 def test_clean_single_line_reply():
     assert clean_single_line_reply('Rephrased question: "How many?"\n\nExtra') == "How many?"
+
+
+def test_fewer_shots_on_request():
+    assert len(rephrase_messages("gsm8k", "Q?", k=2)) == 6
+    assert len(backward_messages("math", "Q?", "sv", k=0)) == 2
+    assert len(solve_messages("Q?", select_solve_shots(_problems(20), seed=1), k=3)) == 8
