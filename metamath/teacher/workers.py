@@ -61,7 +61,7 @@ class HFWorker:
         from metamath.models import resolve_model
 
         self.cfg = TeacherConfig(**cfg)
-        torch.set_num_threads(threads or os.cpu_count() or 1)
+        self.threads = threads or os.cpu_count() or 1
         path = resolve_model(self.cfg.model)
         self.tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
         if self.tokenizer.pad_token is None:
@@ -72,6 +72,9 @@ class HFWorker:
     def _generate(self, prompts: list[str], seed: int) -> list[tuple[str, int, int, str]]:
         import torch
 
+        # Per call: the OpenMP thread count belongs to the calling thread, and Ray Data runs the
+        # UDF on another thread than the constructor (measured: one core busy, not two).
+        torch.set_num_threads(self.threads)
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         torch.manual_seed(seed)
         sample = self.cfg.temperature > 0
