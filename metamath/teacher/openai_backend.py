@@ -58,17 +58,17 @@ def backoff_s(attempt: int, retry_after: float | None, rng: random.Random) -> fl
     return max(delay, retry_after or 0.0)
 
 
-def _choices(body: Any) -> list[tuple[str, str | None]]:
-    """Validated (text, finish_reason) pairs from a JSON body; ValueError when malformed."""
-    choices = body.get("choices") if isinstance(body, dict) else None
-    if not choices or not isinstance(choices, list):
+def _choices(completion: Any) -> list[tuple[str, str | None]]:
+    """Validated (text, finish_reason) pairs; raises ValueError on a malformed body."""
+    choices = getattr(completion, "choices", None)
+    if not choices:
         raise ValueError("response has no choices")
     out = []
     for choice in choices:
-        text = (choice.get("message") or {}).get("content") if isinstance(choice, dict) else None
+        text = getattr(getattr(choice, "message", None), "content", None)
         if not isinstance(text, str):
             raise ValueError("choice without text content")
-        out.append((text, choice.get("finish_reason")))
+        out.append((text, getattr(choice, "finish_reason", None)))
     return out
 
 
@@ -101,19 +101,16 @@ class OpenAIGroupRunner:
                       extra_headers={"X-MetaMath-Keys": ",".join(keys)})
         if n > 1:
             kwargs["n"] = n
-        # The raw response skips the SDK's model construction; we validate the JSON ourselves.
-        raw = await asyncio.wait_for(self.client.chat.completions.with_raw_response.create(**kwargs),
-                                     self.cfg.timeout_s)
-        return raw.http_response.json()
+        return await asyncio.wait_for(self.client.chat.completions.create(**kwargs), self.cfg.timeout_s)
 
     async def _attempt(self, messages: list, keys: list[str], estimate: int):
         await self.permits.acquire(estimate)
         used = None
         try:
-            body = await self._create(messages, keys)
-            pairs = _choices(body)
-            usage = body.get("usage") or {}
-            used = (usage.get("prompt_tokens") or 0) + (usage.get("completion_tokens") or 0)
+            completion = await self._create(messages, keys)
+            pairs = _choices(completion)
+            usage = getattr(completion, "usage", None)
+            used = (getattr(usage, "prompt_tokens", 0) or 0) + (getattr(usage, "completion_tokens", 0) or 0)
             return pairs, usage
         finally:
             self.permits.release(estimate, used)
@@ -143,8 +140,8 @@ class OpenAIGroupRunner:
                     self.permits.pause(wait)
                 await asyncio.sleep(backoff_s(total_retries - 1, wait, self.rng))
                 continue
-            prompt_tokens = int(usage.get("prompt_tokens") or 0)
-            completion_tokens = int(usage.get("completion_tokens") or 0)
+            prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
+            completion_tokens = getattr(usage, "completion_tokens", 0) or 0
             share = completion_tokens // max(1, len(pairs))
             rows = [TeacherResponse(pending[i], text, "ok", None, finish, prompt_tokens if i == 0 else 0, share)
                     for i, (text, finish) in enumerate(pairs[: len(pending)])]
