@@ -122,7 +122,6 @@ class OpenAIGroupRunner:
         messages = json.loads(messages_json)
         estimate = len(messages_json) // 4 + self.cfg.max_tokens
         pending, done = list(keys), []
-        retries: dict[str, int] = {}
         calls, unattributed, total_retries = 0, {}, 0
         while pending:
             calls += 1
