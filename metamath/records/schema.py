@@ -45,8 +45,14 @@ _TRAILING_ANSWER = re.compile(r"\s*[Tt]he (?:final )?answer is\s*:?[^\n]*\s*$")
 
 
 def strip_trailing_answer(reasoning: str) -> str:
-    """Drop the teacher's own closing 'The answer is ...' line; the finaliser writes its own."""
-    return _TRAILING_ANSWER.sub("", reasoning.rstrip()).rstrip()
+    """Drop the teacher's own closing 'The answer is ...' lines (all of them, when it wrote
+    several in a row); the finaliser writes its own."""
+    text = reasoning.rstrip()
+    while True:
+        stripped = _TRAILING_ANSWER.sub("", text).rstrip()
+        if stripped == text:
+            return text
+        text = stripped
 
 
 def finalize_response(dataset: str, reasoning: str, answer: str, backward: bool = False) -> str:

@@ -24,3 +24,8 @@ def test_types():
     assert record_type("gsm8k", "rephrase") == "GSM_Rephrased" and record_type("math", "fobar") == "MATH_FOBAR"
     with pytest.raises(ValueError, match="not one of"):
         MetaMathQARecord("q", "r", "GSM_Other", "q")
+
+
+def test_every_trailing_answer_line_is_replaced():
+    reasoning = "22 + 21 = 43.\nThe answer is: 26x + 21 = 22x\nThe answer is: 22 + 21 = 43"
+    assert finalize_response("gsm8k", reasoning, "43") == "22 + 21 = 43.\n#### 43\nThe answer is: 43"
