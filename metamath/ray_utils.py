@@ -14,7 +14,8 @@ def ensure_ray() -> None:
     address = os.environ.get("RAY_ADDRESS")
     kwargs = {"logging_level": logging.WARNING, "log_to_driver": True}
     if not address:
-        kwargs.update(include_dashboard=False, dashboard_host="127.0.0.1")
+        # The dashboard serves the State API that Ray Train's monitors query; loopback only.
+        kwargs.update(include_dashboard=True, dashboard_host="127.0.0.1")
     ray.init(address=address, **kwargs)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # our own progress bars count samples, not blocks

@@ -19,4 +19,9 @@ def run_stage(name: str, cfg: MetaMathConfig) -> None:
 
         run_augment(cfg)
         return
+    if name == "train":
+        from metamath.train.job import run_train
+
+        run_train(cfg)
+        return
     raise NotImplementedStage(f"`metamath {name}` is not implemented yet (config {cfg.source} is valid)")

@@ -9,6 +9,9 @@ import pytest
 
 from metamath.data.paths import resolve_data_root
 
+# No test may reach the Hub (machines here are offline; retries would cost ~50 s each).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:

@@ -118,6 +118,8 @@ class TrainConfig(Section):
                 f"global_batch_size ({self.global_batch_size}) must be a multiple of "
                 f"micro_batch_size x num_workers ({per_step})"
             )
+        if self.lora is not None and self.zero_stage == 3:
+            raise ValueError("lora needs zero_stage 0-2 (adapters are merged from full weights on export)")
         return self
 
 

@@ -1,0 +1,88 @@
+"""`metamath train`: tokenise MetaMathQA with Ray Data, run DeepSpeed workers under Ray
+Train, export `final/`. Re-running the same command resumes from the last checkpoint."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from metamath.config import MetaMathConfig
+from metamath.config.schema import TrainConfig
+from metamath.models import resolve_model
+from metamath.train.model import load_tokenizer
+from metamath.train.dataset import DataStats, build_dataset
+from metamath.train.plan import StepPlan, deepspeed_config, step_plan
+from metamath.train.storage import is_uri, storage_path
+
+RUN_NAME = "ray_train"
+
+
+def make_trainer(cfg: TrainConfig, plan: StepPlan, model_path: str, dataset: Any) -> Any:
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    from metamath.train.worker import train_worker
+
+    resources = dict(cfg.resources_per_worker) or {"CPU": 1}
+    return TorchTrainer(
+        train_worker,
+        train_loop_config={"train": cfg.model_dump(), "plan": plan.to_dict(), "model_path": model_path,
+                           "deepspeed": deepspeed_config(cfg, plan)},
+        scaling_config=ScalingConfig(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, resources_per_worker=resources),
+        torch_config=TorchConfig(backend="nccl" if cfg.use_gpu else "gloo"),
+        run_config=RunConfig(
+            name=RUN_NAME, storage_path=storage_path(cfg.output_dir),
+            failure_config=FailureConfig(max_failures=cfg.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
+        ),
+        datasets={"train": dataset},
+    )
+
+
+def run_train(cfg: MetaMathConfig) -> dict[str, Any]:
+    from metamath.ray_utils import ensure_ray
+
+    tcfg = cfg.require("train")
+    started = time.time()
+    model_path = resolve_model(tcfg.model)
+    load_tokenizer(model_path)  # an unknown or offline model fails here, before Ray starts work
+    ensure_ray()
+    dataset, stats = build_dataset(tcfg, model_path, cfg.data.on_malformed)
+    plan = step_plan(tcfg, stats.train_rows)
+    print(f"[train] {stats.examples} examples ({stats.truncated} truncated at {tcfg.max_length} tokens, "
+          f"{stats.dropped_no_target} dropped) -> {plan.total_steps} steps of {tcfg.global_batch_size} "
+          f"on {tcfg.num_workers} worker(s), ZeRO-{tcfg.zero_stage} {tcfg.precision}", flush=True)
+    result = make_trainer(tcfg, plan, model_path, dataset).fit()
+    summary = _summary(tcfg, plan, stats, result, time.time() - started)
+    _write_summary(tcfg.output_dir, summary)
+    return summary
+
+
+def _summary(cfg: TrainConfig, plan: StepPlan, stats: DataStats, result: Any, elapsed: float) -> dict[str, Any]:
+    from metamath.train.metrics import read_metrics
+
+    rows = [] if is_uri(cfg.output_dir) else read_metrics(storage_path(cfg.output_dir))
+    return {
+        "model": cfg.model, "data_path": cfg.data_path, "plan": plan.to_dict(), "data": stats.to_dict(),
+        "final": cfg.output_dir.rstrip("/") + "/final",
+        "checkpoint": result.checkpoint.path if result.checkpoint else None,
+        "first_loss": rows[0]["loss"] if rows else None, "last_loss": rows[-1]["loss"] if rows else None,
+        "elapsed_s": round(elapsed, 1),
+    }
+
+
+def _write_summary(output_dir: str, summary: dict[str, Any]) -> None:
+    text = json.dumps(summary, indent=2)
+    if is_uri(output_dir):
+        import pyarrow.fs as pafs
+
+        fs, inner = pafs.FileSystem.from_uri(output_dir.rstrip("/") + "/train_summary.json")
+        with fs.open_output_stream(inner) as handle:
+            handle.write(text.encode())
+    else:
+        from pathlib import Path
+
+        Path(storage_path(output_dir), "train_summary.json").write_text(text + "\n")
+    print(f"[train] done in {summary['elapsed_s']}s; loss {summary['first_loss']} -> {summary['last_loss']}; "
+          f"final model: {summary['final']}", flush=True)

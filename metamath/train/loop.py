@@ -1,0 +1,100 @@
+"""The Ray Train worker: DeepSpeed engine, resume, the step loop, checkpoints, export.
+
+Runs inside each TorchTrainer worker; deepspeed is imported here only. Checkpoints hold
+DeepSpeed's own (sharded) state under `ds/` plus `trainer_state.json`; every rank saves
+its shard to a temporary folder and reports it, and Ray Train merges them into one
+checkpoint folder under `output_dir/ray_train/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from metamath.config.schema import TrainConfig
+from metamath.train.collate import collate
+from metamath.train.plan import StepPlan
+
+DS_TAG = "ds"
+
+
+def build_engine(cfg: TrainConfig, plan: StepPlan, ds_config: dict, model: Any) -> tuple[Any, Any]:
+    import deepspeed
+    import torch
+    from transformers import get_scheduler
+
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.offload_optimizer:  # ZeRO-Offload steps on the CPU with DeepSpeed's own Adam
+        from deepspeed.ops.adam import DeepSpeedCPUAdam
+
+        optimizer = DeepSpeedCPUAdam(groups, lr=cfg.lr, adamw_mode=True)
+    else:
+        optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
+    scheduler = get_scheduler(cfg.lr_scheduler if cfg.lr_scheduler != "constant" else "constant_with_warmup",
+                              optimizer, num_warmup_steps=plan.warmup_steps, num_training_steps=plan.total_steps)
+    engine, _, _, scheduler = deepspeed.initialize(
+        model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config, dist_init_required=False,
+    )
+    return engine, scheduler
+
+
+def restore(engine: Any) -> int:
+    """The step of the checkpoint Ray Train hands back after a failure or a re-run, else 0."""
+    import ray.train
+
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        return 0
+    with checkpoint.as_directory() as folder:
+        engine.load_checkpoint(folder, tag=DS_TAG, load_module_strict=True)
+        return json.loads((Path(folder) / "trainer_state.json").read_text())["step"]
+
+
+def save_checkpoint(engine: Any, step: int, metrics: dict[str, Any]) -> None:
+    import ray.train
+    from ray.train import Checkpoint
+
+    with tempfile.TemporaryDirectory(prefix="metamath-ckpt-") as folder:
+        engine.save_checkpoint(folder, tag=DS_TAG)
+        if ray.train.get_context().get_world_rank() == 0:
+            (Path(folder) / "trainer_state.json").write_text(json.dumps({"step": step}))
+        ray.train.report(metrics, checkpoint=Checkpoint.from_directory(folder),
+                         checkpoint_dir_name=f"checkpoint_step_{step:08d}")
+
+
+def micro_batches(shard: Any, cfg: TrainConfig, plan: StepPlan, epoch: int, skip: int, pad_id: int) -> Iterator[dict]:
+    """One epoch's micro-batches on this worker, cut at the last whole optimizer step;
+    the first `skip` are passed over (resuming inside an epoch)."""
+    per_epoch = plan.steps_per_epoch * plan.accumulation
+    batches = shard.iter_batches(batch_size=cfg.micro_batch_size, batch_format="pyarrow", drop_last=True,
+                                 local_shuffle_buffer_size=cfg.micro_batch_size * 64,
+                                 local_shuffle_seed=cfg.seed + epoch)
+    for index, table in enumerate(batches):
+        if index >= per_epoch:
+            return
+        if index >= skip:
+            yield collate(table.to_pylist(), pad_id, cfg.packing)
+
+
+def all_reduce_sum(engine: Any, values: list[float]) -> list[float]:
+    import torch
+    import torch.distributed as dist
+
+    tensor = torch.tensor(values, dtype=torch.float64, device=engine.device)
+    dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
+def forward_backward(engine: Any, batch: dict[str, Any]) -> tuple[float, int]:
+    n_tokens = batch.pop("n_real", None)
+    inputs = {k: v.to(engine.device) for k, v in batch.items()}
+    loss = engine(**inputs).loss
+    engine.backward(loss)
+    engine.step()
+    return float(loss.detach()), int(n_tokens if n_tokens is not None else batch["attention_mask"].sum())

@@ -1,0 +1,123 @@
+"""Real Ray Train + DeepSpeed runs on CPU (gloo) on a tiny config-built Llama."""
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from metamath.config.schema import MetaMathConfig, TrainConfig
+from metamath.errors import DataError, ModelNotAvailable
+from metamath.testing.tiny import write_toy_metamathqa
+from metamath.train.job import run_train
+from metamath.train.metrics import read_metrics
+
+pytestmark = pytest.mark.slow
+
+
+def _config(tiny_llama, tmp_path, rows=96, **train):
+    data = write_toy_metamathqa(tmp_path / "mmqa.jsonl", rows)
+    base = dict(model=str(tiny_llama), data_path=str(data), output_dir=str(tmp_path / "out"), max_length=128,
+                epochs=2, micro_batch_size=4, global_batch_size=16, lr=3e-3, warmup_ratio=0.1, precision="fp32",
+                num_workers=2, save_every_steps=4)
+    base.update(train)
+    return MetaMathConfig(train=TrainConfig(**base))
+
+
+def _assert_loss_falls(out):
+    rows = read_metrics(out)
+    steps = [r["step"] for r in rows]
+    assert steps == list(range(1, len(rows) + 1))
+    assert rows[-1]["loss"] < rows[0]["loss"] - 0.5, [r["loss"] for r in rows]
+    assert all(r["tokens_per_s"] > 0 and r["grad_norm"] is not None for r in rows)
+    return rows
+
+
+def _generate(folder):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    inputs = tokenizer("Tom has 3 apples", return_tensors="pt")
+    out = model.generate(**inputs, max_new_tokens=5, do_sample=False)
+    assert out.shape[1] > inputs["input_ids"].shape[1]
+    return model
+
+
+def test_two_worker_zero2_run_learns_exports_and_rerun_resumes(ray_local, tiny_llama, tmp_path, capfd):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    cfg = _config(tiny_llama, tmp_path, zero_stage=2)
+    summary = run_train(cfg)
+    out = tmp_path / "out"
+    rows = _assert_loss_falls(out)
+    assert len(rows) == summary["plan"]["total_steps"] == 12 and summary["data"]["examples"] == 96
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "generation_config.json"):
+        assert (out / "final" / name).is_file(), name
+    assert list((out / "tensorboard").iterdir())
+    trained = _generate(out / "final")
+    base = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    assert not torch.equal(trained.model.embed_tokens.weight, base.model.embed_tokens.weight)
+    capfd.readouterr()
+    again = run_train(cfg)  # the same command again: restores the last checkpoint, trains nothing
+    assert "resumed from the checkpoint at step 12" in capfd.readouterr().out
+    assert len(read_metrics(out)) == 12 and again["last_loss"] == summary["last_loss"]
+
+
+def test_zero3_packed_run_learns_and_exports_complete_weights(ray_local, tiny_llama, tmp_path):
+    from safetensors.torch import load_file
+
+    cfg = _config(tiny_llama, tmp_path, zero_stage=3, packing=True, epochs=3, max_length=256)
+    summary = run_train(cfg)
+    assert summary["data"]["train_rows"] < summary["data"]["examples"]  # packing merged rows
+    _assert_loss_falls(tmp_path / "out")
+    weights = load_file(str(tmp_path / "out" / "final" / "model.safetensors"))
+    base = load_file(str(tiny_llama / "model.safetensors"))
+    assert set(weights) == set(base)
+    assert all(weights[k].shape == base[k].shape and weights[k].abs().sum() > 0 for k in base)
+    _generate(tmp_path / "out" / "final")
+
+
+def _kill_a_worker_after(out, step, killed):
+    from ray.util.state import list_actors
+
+    while not killed:
+        rows = read_metrics(out) if (out / "metrics.jsonl").exists() else []
+        if rows and rows[-1]["step"] >= step:
+            actors = list_actors(filters=[("class_name", "=", "RayTrainWorker"), ("state", "=", "ALIVE")])
+            os.kill(actors[-1].pid, signal.SIGKILL)
+            killed.append(actors[-1].pid)
+        time.sleep(0.2)
+
+
+def test_a_killed_worker_resumes_from_the_last_checkpoint(ray_local, tiny_llama, tmp_path, capfd):
+    cfg = _config(tiny_llama, tmp_path, zero_stage=2, save_every_steps=3, max_failures=2)
+    out, killed = tmp_path / "out", []
+    watcher = threading.Thread(target=_kill_a_worker_after, args=(out, 5, killed), daemon=True)
+    watcher.start()
+    summary = run_train(cfg)
+    watcher.join(timeout=5)
+    assert killed, "the worker was never killed"
+    assert "resumed from the checkpoint at step 3" in capfd.readouterr().out
+    rows = read_metrics(out)
+    assert [r["step"] for r in rows] == list(range(1, 13)) and summary["plan"]["total_steps"] == 12
+    assert (out / "final" / "model.safetensors").is_file()
+
+
+def test_bad_inputs_fail_with_clear_messages(ray_local, tiny_llama, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"query": "q", "response": "r", "type": "GSM_AnsAug", "original_question": "q"}) + "\n"
+                   + json.dumps({"query": "q2", "type": "GSM_AnsAug", "original_question": "q2"}) + "\n")
+    with pytest.raises(DataError, match=r"bad.jsonl:2: missing field\(s\) response"):
+        run_train(_config(tiny_llama, tmp_path, data_path=str(bad)))
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(DataError, match=r"empty.jsonl: no MetaMathQA rows"):
+        run_train(_config(tiny_llama, tmp_path, data_path=str(empty)))
+    with pytest.raises(ModelNotAvailable, match=r"no-such-org/no-such-model"):
+        run_train(_config(tiny_llama, tmp_path, model="no-such-org/no-such-model"))
+    with pytest.raises(ModelNotAvailable, match=r"no such model folder"):
+        run_train(_config(tiny_llama, tmp_path, model="./missing-model"))
