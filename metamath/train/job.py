@@ -10,8 +10,8 @@ from typing import Any
 from metamath.config import MetaMathConfig
 from metamath.config.schema import TrainConfig
 from metamath.models import resolve_model
-from metamath.train.model import load_tokenizer
 from metamath.train.dataset import DataStats, build_dataset
+from metamath.train.model import load_tokenizer
 from metamath.train.plan import StepPlan, deepspeed_config, step_plan
 from metamath.train.storage import is_uri, storage_path
 

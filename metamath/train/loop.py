@@ -9,9 +9,7 @@ checkpoint folder under `output_dir/ray_train/`.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Iterator
 

@@ -8,7 +8,14 @@ from typing import Any
 
 from metamath.config.schema import TrainConfig
 from metamath.train.export import gathered_state_dict, save_final
-from metamath.train.loop import all_reduce_sum, build_engine, forward_backward, micro_batches, restore, save_checkpoint
+from metamath.train.loop import (
+    all_reduce_sum,
+    build_engine,
+    forward_backward,
+    micro_batches,
+    restore,
+    save_checkpoint,
+)
 from metamath.train.metrics import MetricsLog
 from metamath.train.model import load_model, load_tokenizer
 from metamath.train.plan import StepPlan
