@@ -59,6 +59,22 @@ def pipeline(config: str = ConfigOpt, overrides: Optional[List[str]] = Overrides
 
 
 @app.command()
+def report(
+    runs: List[str] = typer.Argument(..., help="evaluation output directories (each with report.json)"),
+    out: str = typer.Option("outputs/comparison", help="where comparison.md and comparison.png go"),
+) -> None:
+    """Put evaluation runs side by side: one Markdown table, one plot."""
+    from metamath.evaluate.compare import compare_runs
+
+    try:
+        table, path = compare_runs(runs, out)
+    except MetaMathError as exc:
+        _fail(exc)
+    print(table)
+    print(f"written: {path} and {path.parent / 'comparison.png'}")
+
+
+@app.command()
 def score(
     benchmark: str = typer.Option(..., help="gsm8k, math, math500 or gsm8k_backward"),
     predictions: str = typer.Option(..., help="JSONL rows with `question` (or `id`) and `completion`"),

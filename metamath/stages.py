@@ -19,6 +19,11 @@ def run_stage(name: str, cfg: MetaMathConfig) -> None:
 
         run_augment(cfg)
         return
+    if name == "evaluate":
+        from metamath.evaluate.job import run_evaluate
+
+        run_evaluate(cfg)
+        return
     if name == "train":
         from metamath.train.job import run_train
 

@@ -72,6 +72,8 @@ class TeacherConfig(Section):
     replicas: PositiveInt = 1  # hf / vllm actors
     tensor_parallel_size: PositiveInt = 1
     price_per_million: dict[str, float] = Field(default_factory=dict)  # {"prompt": .., "completion": ..}
+    stop: Optional[list[str]] = None  # stop strings (evaluation uses the paper's)
+    use_gpu: bool = False  # hf backend: one GPU per replica, bf16
 
 
 class LoraConfig(Section):
@@ -145,6 +147,8 @@ class EvaluateConfig(Section):
     tokens_per_minute: Optional[PositiveInt] = None
     max_retries: int = Field(6, ge=0)
     timeout_s: PositiveFloat = 300.0
+    stop: Optional[list[str]] = None  # default: the paper's stop strings with prompt: paper, none with chat
+    use_gpu: bool = False  # hf backend on one GPU per replica
 
 
 class PipelineConfig(Section):

@@ -65,7 +65,8 @@ def _choices(completion: Any) -> list[tuple[str, str | None]]:
         raise ValueError("response has no choices")
     out = []
     for choice in choices:
-        text = getattr(getattr(choice, "message", None), "content", None)
+        message = getattr(choice, "message", None)  # chat; a completion choice has .text
+        text = getattr(message, "content", None) if message is not None else getattr(choice, "text", None)
         if not isinstance(text, str):
             raise ValueError("choice without text content")
         out.append((text, getattr(choice, "finish_reason", None)))
@@ -87,7 +88,9 @@ class OpenAIGroupRunner:
                                   max_retries=0, timeout=cfg.timeout_s)
         self.rng = random.Random()
 
-    async def _create(self, messages: list, keys: list[str]):
+    async def _create(self, messages: list | str, keys: list[str]):
+        if isinstance(messages, str):
+            return await self._complete(messages, keys)
         n = len(keys)
         # The header names our content keys so a server-side log can be audited; it carries
         # no secret and OpenAI-compatible servers ignore it.
@@ -101,7 +104,19 @@ class OpenAIGroupRunner:
                       extra_headers={"X-MetaMath-Keys": ",".join(keys)})
         if n > 1:
             kwargs["n"] = n
+        if self.cfg.stop:
+            kwargs["stop"] = self.cfg.stop
         return await asyncio.wait_for(self.client.chat.completions.create(**kwargs), self.cfg.timeout_s)
+
+    async def _complete(self, prompt: str, keys: list[str]):
+        """A raw prompt (the paper's evaluation template) goes to the completions endpoint."""
+        kwargs = dict(model=self.cfg.model, prompt=prompt, temperature=self.cfg.temperature, top_p=self.cfg.top_p,
+                      max_tokens=self.cfg.max_tokens, extra_headers={"X-MetaMath-Keys": ",".join(keys)})
+        if len(keys) > 1:
+            kwargs["n"] = len(keys)
+        if self.cfg.stop:
+            kwargs["stop"] = self.cfg.stop
+        return await asyncio.wait_for(self.client.completions.create(**kwargs), self.cfg.timeout_s)
 
     async def _attempt(self, messages: list, keys: list[str], estimate: int):
         await self.permits.acquire(estimate)

@@ -14,7 +14,10 @@ from metamath.config import TeacherConfig
 
 
 def sampling_params(cfg: TeacherConfig) -> dict[str, Any]:
-    return {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": cfg.max_tokens}
+    params = {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": cfg.max_tokens}
+    if cfg.stop:  # only when set, so that earlier keys (and stored responses) stay valid
+        params["stop"] = list(cfg.stop)
+    return params
 
 
 def request_key(cfg: TeacherConfig, messages_json: str, sample_index: int) -> str:
@@ -31,7 +34,7 @@ def request_key(cfg: TeacherConfig, messages_json: str, sample_index: int) -> st
 class RequestGroup:
     """K samples of one prompt. `meta` is carried through untouched (method, ids, queries)."""
 
-    messages: str  # JSON list of chat messages
+    messages: str  # JSON: a list of chat messages, or a string = a raw prompt (completion API)
     keys: list[str]
     sample_indices: list[int]
     meta: str = "{}"  # JSON

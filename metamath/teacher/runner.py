@@ -90,7 +90,7 @@ def _limiter(cfg: TeacherConfig):
     return RateLimiter.remote(cfg.max_concurrency, cfg.requests_per_minute, cfg.tokens_per_minute)
 
 
-def _dataset_through_backend(ds, cfg: TeacherConfig, store_root: str, n_groups: int):
+def _dataset_through_backend(ds, cfg: TeacherConfig, store_root: str, n_groups: int, chat: bool = True):
     from metamath.teacher import workers
 
     if cfg.backend == "openai":
@@ -106,11 +106,12 @@ def _dataset_through_backend(ds, cfg: TeacherConfig, store_root: str, n_groups: 
     if cfg.backend == "hf":
         return ds.map_batches(workers.HFWorker, batch_size=cfg.batch_size, batch_format="pandas",
                               fn_constructor_kwargs={"cfg": cfg.model_dump(), "store_root": store_root},
-                              compute=ray.data.ActorPoolStrategy(size=cfg.replicas), num_cpus=1)
+                              compute=ray.data.ActorPoolStrategy(size=cfg.replicas), num_cpus=1,
+                              num_gpus=1 if cfg.use_gpu else 0)
     from metamath.models import resolve_model
     from metamath.teacher.vllm_backend import build_vllm_processor, expand_samples
 
-    processor = build_vllm_processor(cfg, resolve_model(cfg.model), store_root)
+    processor = build_vllm_processor(cfg, resolve_model(cfg.model), store_root, chat=chat)
     return processor(ds.flat_map(expand_samples))
 
 
@@ -127,7 +128,8 @@ def run_groups(groups: list[RequestGroup], cfg: TeacherConfig, store_root: str, 
     failed = 0
     if pending:
         ds = ray.data.from_items([g.to_row() for g in pending])
-        out = _dataset_through_backend(ds, cfg, store_root, len(pending))
+        chat = not isinstance(json.loads(pending[0].messages), str)
+        out = _dataset_through_backend(ds, cfg, store_root, len(pending), chat)
         for batch in out.iter_batches(batch_size=None, batch_format="pandas"):
             for row in batch.to_dict("records"):
                 by_key[row["key"]] = {k: v for k, v in row.items() if k not in ("meta", "sample_index")}

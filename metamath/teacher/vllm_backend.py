@@ -14,10 +14,12 @@ from metamath.config import TeacherConfig
 from metamath.teacher.requests import TeacherResponse
 
 
-def engine_config(cfg: TeacherConfig, model_source: str, max_model_len: int = 4096):
+def engine_config(cfg: TeacherConfig, model_source: str, max_model_len: int = 4096, chat: bool = True):
+    """`chat=False` for raw prompts (the paper's evaluation template): no chat template stage."""
     from ray.data.llm import vLLMEngineProcessorConfig
 
     return vLLMEngineProcessorConfig(
+        chat_template_stage=chat,
         model_source=model_source,
         engine_kwargs={"tensor_parallel_size": cfg.tensor_parallel_size, "max_model_len": max_model_len,
                        "enable_prefix_caching": True},  # 8-shot prompts share long prefixes
@@ -33,12 +35,13 @@ def expand_samples(group: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def preprocess_row(row: dict[str, Any], cfg: TeacherConfig) -> dict[str, Any]:
-    return {
-        **row,
-        "messages": json.loads(row["messages_json"]),
-        "sampling_params": {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": cfg.max_tokens,
-                            "seed": int(row["key"][:8], 16)},
-    }
+    request = json.loads(row["messages_json"])
+    params = {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": cfg.max_tokens,
+              "seed": int(row["key"][:8], 16)}
+    if cfg.stop:
+        params["stop"] = list(cfg.stop)
+    prompt = {"prompt": request} if isinstance(request, str) else {"messages": request}
+    return {**row, **prompt, "sampling_params": params}
 
 
 def postprocess_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +52,8 @@ def postprocess_row(row: dict[str, Any]) -> dict[str, Any]:
     return {**response.to_row(), "meta": row["meta"], "sample_index": row["sample_index"]}
 
 
-def build_vllm_processor(cfg: TeacherConfig, model_source: str, store_root: str):
+def build_vllm_processor(cfg: TeacherConfig, model_source: str, store_root: str, chat: bool = True,
+                         max_model_len: int = 4096):
     """A ray.data.llm Processor: Dataset of expanded samples -> Dataset of response rows."""
     from ray.data.llm import build_processor
 
@@ -64,5 +68,5 @@ def build_vllm_processor(cfg: TeacherConfig, model_source: str, store_root: str)
         writer[0].append(TeacherResponse.from_row(out))
         return out
 
-    return build_processor(engine_config(cfg, model_source), preprocess=lambda row: preprocess_row(row, cfg),
+    return build_processor(engine_config(cfg, model_source, max_model_len, chat), preprocess=lambda row: preprocess_row(row, cfg),
                            postprocess=post)

@@ -72,12 +72,24 @@ class ScriptedServer:
     def _record(self, request: web.Request, body: dict, status: str, choices: int) -> None:
         if self.log:
             self.log.write(json.dumps({"t": time.time(), "keys": request.headers.get("X-MetaMath-Keys", ""),
-                                       "n": body.get("n", 1), "status": status, "choices": choices}) + "\n")
+                                       "n": body.get("n", 1), "status": status, "choices": choices,
+                                       "path": request.path, "stop": body.get("stop"),
+                                       "max_tokens": body.get("max_tokens")}) + "\n")
             self.log.flush()
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        messages = body["messages"]
+        return await self._handle(request, body, body["messages"], text_api=False)
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
+        """The completions API with a raw prompt: the question inside an Alpaca template
+        ("### Instruction:\n...\n\n### Response:") is answered like a chat question."""
+        body = await request.json()
+        found = re.search(r"### Instruction:\n(.*?)\n\n### Response:", body["prompt"], re.S)
+        question = found.group(1) if found else body["prompt"]
+        return await self._handle(request, body, [{"role": "user", "content": question}], text_api=True)
+
+    async def _handle(self, request: web.Request, body: dict, messages: list[dict], text_api: bool) -> web.StreamResponse:
         fp = fingerprint(messages)
         self.attempts[fp] = attempt = self.attempts.get(fp, 0) + 1
         await asyncio.sleep(self.script.latency_s)
@@ -98,12 +110,13 @@ class ScriptedServer:
         n = body.get("n", 1) if self.script.honour_n else 1
         keys = [k for k in request.headers.get("X-MetaMath-Keys", "").split(",") if k]
         tags = [keys[i][:8] if i < len(keys) else i for i in range(n)]
-        choices = [{"index": i, "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": reply_text(messages, self.script.answers, tags[i])}}
-                   for i in range(n)]
+        texts = [reply_text(messages, self.script.answers, tags[i]) for i in range(n)]
+        choices = [{"index": i, "finish_reason": "stop", **({"text": t} if text_api else
+                    {"message": {"role": "assistant", "content": t}})} for i, t in enumerate(texts)]
         prompt_tokens = sum(len(m["content"].split()) for m in messages)
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": 20 * n, "total_tokens": prompt_tokens + 20 * n}
-        return web.json_response({"id": f"cmpl-{fp}", "object": "chat.completion", "created": int(time.time()),
+        kind = "text_completion" if text_api else "chat.completion"
+        return web.json_response({"id": f"cmpl-{fp}", "object": kind, "created": int(time.time()),
                                   "model": body.get("model", "scripted"), "choices": choices, "usage": usage})
 
     async def models(self, request: web.Request) -> web.Response:
@@ -112,6 +125,7 @@ class ScriptedServer:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_post("/v1/completions", self.completions)
         app.router.add_get("/v1/models", self.models)
         return app
 

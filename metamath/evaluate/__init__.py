@@ -1,0 +1,1 @@
+"""Evaluation: decode the benchmarks with any backend, score both ways, report."""

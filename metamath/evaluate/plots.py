@@ -1,0 +1,85 @@
+"""PNG plots for an evaluation run and for a comparison of runs (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _grouped_bars(ax: Any, groups: list[str], series: dict[str, list[float]]) -> None:
+    width = 0.8 / max(1, len(series))
+    for i, (label, values) in enumerate(series.items()):
+        ax.bar([g + i * width for g in range(len(groups))], values, width, label=label)
+    ax.set_xticks([g + width * (len(series) - 1) / 2 for g in range(len(groups))], groups, rotation=30, ha="right")
+    ax.set_ylim(0, 1)
+    ax.legend()
+
+
+def accuracy_by(reports: dict[str, Any], key: str, path: Path) -> Path | None:
+    """Paper vs strict accuracy by MATH level or subject, one panel per benchmark that has them."""
+    names = [name for name, rep in reports.items() if rep.get(key)]
+    if not names:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        groups = list(reports[name][key])
+        _grouped_bars(ax, groups, {s: [reports[name][key][g][s]["accuracy"] for g in groups] for s in ("paper", "strict")})
+        ax.set_title(f"{name}: accuracy {key.replace('_', ' ')}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def completion_lengths(lengths: dict[str, list[int]], path: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, values in lengths.items():
+        ax.hist(values, bins=30, alpha=0.6, label=name)
+    ax.set_xlabel("completion tokens")
+    ax.set_ylabel("items")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def missing_answers(reports: dict[str, Any], path: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    names = list(reports)
+    _grouped_bars(ax, names, {
+        "no 'The answer is' (paper)": [reports[n]["missing_answer"]["paper"] / max(1, reports[n]["n"]) for n in names],
+        "no answer marker (strict)": [reports[n]["missing_answer"]["strict"] / max(1, reports[n]["n"]) for n in names],
+    })
+    ax.set_ylabel("fraction of completions")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def comparison(rows: list[dict[str, Any]], path: Path) -> Path:
+    """rows: {run, benchmark, paper, strict}; one bar group per benchmark x scorer."""
+    plt = _pyplot()
+    runs = list(dict.fromkeys(r["run"] for r in rows))
+    groups = list(dict.fromkeys(f"{r['benchmark']} ({s})" for r in rows for s in ("paper", "strict")))
+    value = {(r["run"], f"{r['benchmark']} ({s})"): r[s] for r in rows for s in ("paper", "strict")}
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups)), 4))
+    _grouped_bars(ax, groups, {run: [value.get((run, g), 0.0) for g in groups] for run in runs})
+    ax.set_ylabel("accuracy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

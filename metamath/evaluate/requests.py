@@ -1,0 +1,35 @@
+"""Benchmark problems -> decoding requests, one per problem, through the teacher runner.
+
+`evaluate.prompt: paper` renders MetaMath's inference prompt byte for byte (the Alpaca
+no-input template plus " Let's think step by step.") and sends it raw (completions API,
+no chat template); `chat` sends the question as one user message with the model's own
+chat template. Decoding is greedy; the paper's stop strings apply to the paper prompt.
+"""
+
+from __future__ import annotations
+
+from metamath.config.schema import EvaluateConfig, TeacherConfig
+from metamath.data.benchmarks import Problem
+from metamath.prompts.templates import PAPER_STOP, chat_messages, inference_prompt
+from metamath.teacher.requests import RequestGroup, make_group
+
+
+def render(problem: Problem, prompt: str) -> str | list[dict[str, str]]:
+    return inference_prompt(problem.question) if prompt == "paper" else chat_messages(problem.question)
+
+
+def decoder_config(cfg: EvaluateConfig, benchmark: str) -> TeacherConfig:
+    """The evaluate section as the shared client's config, for one benchmark's max tokens."""
+    stop = cfg.stop if cfg.stop is not None else (PAPER_STOP if cfg.prompt == "paper" else None)
+    return TeacherConfig(
+        backend=cfg.backend, model=cfg.model, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
+        temperature=0.0, top_p=1.0, max_tokens=cfg.max_tokens.get(benchmark, 512), stop=stop or None,
+        max_concurrency=cfg.max_concurrency, requests_per_minute=cfg.requests_per_minute,
+        tokens_per_minute=cfg.tokens_per_minute, max_retries=cfg.max_retries, timeout_s=cfg.timeout_s,
+        batch_size=cfg.batch_size, replicas=cfg.replicas, tensor_parallel_size=cfg.tensor_parallel_size,
+        use_gpu=cfg.use_gpu,
+    )
+
+
+def problem_groups(problems: list[Problem], cfg: EvaluateConfig, decoder: TeacherConfig) -> list[RequestGroup]:
+    return [make_group(decoder, render(p, cfg.prompt), 1, {"id": p.id}) for p in problems]

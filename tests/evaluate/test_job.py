@@ -1,0 +1,70 @@
+"""evaluate end to end: the hf backend on the embedded model, the openai backend against a
+scripted server, the vLLM path's wiring without a GPU."""
+
+import json
+
+import pytest
+
+from metamath.config.schema import EvaluateConfig, MetaMathConfig
+from metamath.data.benchmarks import load_benchmark
+from metamath.evaluate.job import run_evaluate
+from metamath.prompts.templates import PAPER_STOP
+from metamath.scoring.run import score_predictions
+
+OUTPUTS = ("report.json", "report.md", "run.json", "completion_length.png", "missing_answer.png")
+
+
+@pytest.mark.slow
+def test_hf_backend_end_to_end_and_resume(ray_local, data_root, tmp_path):
+    out = tmp_path / "eval"
+    cfg = EvaluateConfig(backend="hf", benchmarks=["gsm8k", "math"], limit=2, max_tokens={"gsm8k": 48, "math": 48},
+                         batch_size=4, output_dir=str(out))
+    first = run_evaluate(MetaMathConfig(evaluate=cfg))
+    for name in OUTPUTS + ("accuracy_by_level.png", "accuracy_by_subject.png"):
+        assert (out / name).is_file(), name
+    rows = [json.loads(line) for line in (out / "gsm8k" / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and rows[0]["prompt"].endswith("### Response: Let's think step by step.")
+    assert rows[0]["completion"] and rows[0]["completion_tokens"] > 0 and "paper_correct" in rows[0]
+    assert all(stop not in row["completion"] for row in rows for stop in PAPER_STOP)
+    report = json.loads((out / "report.json").read_text())
+    assert report["gsm8k"]["n"] == 2 and "by_level" in report["math"] and report["math"]["decode"]["sent"] == 2
+    assert first["reports"]["gsm8k"]["decode"]["from_cache"] == 0
+    # A resumed (larger) run decodes only the new items; the finished ones come from the store.
+    again = run_evaluate(MetaMathConfig(evaluate=cfg.model_copy(update={"limit": 3, "benchmarks": ["gsm8k"]})))
+    assert again["reports"]["gsm8k"]["decode"] == {**again["reports"]["gsm8k"]["decode"], "sent": 1, "from_cache": 2}
+    rescored = score_predictions("gsm8k", str(out / "gsm8k" / "predictions.jsonl"), str(tmp_path / "rescore"))
+    assert rescored["gsm8k"]["strict"] == again["reports"]["gsm8k"]["strict"]
+
+
+def test_openai_backend_uses_the_completions_api_with_the_papers_stops(ray_local, scripted, data_root, tmp_path):
+    problems = load_benchmark("gsm8k", "test", limit=6).problems
+    log = tmp_path / "server.jsonl"
+    server = scripted(answers={p.question: p.gold for p in problems}, log_path=str(log),
+                      faults=[{"every": 3, "fault": "500"}])
+    cfg = EvaluateConfig(backend="openai", model="scripted", base_url=server.base_url, api_key_env=None,
+                         benchmarks=["gsm8k"], limit=6, output_dir=str(tmp_path / "eval"), max_tokens={"gsm8k": 512})
+    result = run_evaluate(MetaMathConfig(evaluate=cfg))["reports"]["gsm8k"]
+    assert result["n"] == 6 and result["paper"]["accuracy"] == 1.0 and result["strict"]["accuracy"] == 1.0
+    requests = [json.loads(line) for line in log.read_text().splitlines()]
+    assert {r["path"] for r in requests} == {"/v1/completions"}
+    assert all(r["stop"] == PAPER_STOP and r["max_tokens"] == 512 for r in requests)
+    failed_first = sum(r["status"] == "500" for r in requests)
+    assert result["decode"]["sent"] == 6 + failed_first and result["decode"]["failed"] == 0
+
+
+def test_vllm_processor_for_raw_prompts_is_built_without_a_gpu(ray_local, tmp_path):
+    from metamath.evaluate.requests import decoder_config
+    from metamath.teacher.vllm_backend import build_vllm_processor, engine_config, preprocess_row
+
+    cfg = EvaluateConfig(backend="vllm", model="/models/metamath-7b", replicas=2, tensor_parallel_size=2)
+    decoder = decoder_config(cfg, "math")
+    config = engine_config(decoder, "/models/metamath-7b", chat=False)
+    assert getattr(config.chat_template_stage, "enabled", config.chat_template_stage) is False
+    assert config.concurrency == 2
+    assert config.engine_kwargs["tensor_parallel_size"] == 2
+    row = preprocess_row({"key": "c" * 64, "messages_json": json.dumps("PROMPT"), "meta": "{}", "sample_index": 0},
+                         decoder)
+    assert row["prompt"] == "PROMPT" and "messages" not in row
+    assert row["sampling_params"]["temperature"] == 0.0 and row["sampling_params"]["max_tokens"] == 2048
+    assert row["sampling_params"]["stop"] == PAPER_STOP
+    assert build_vllm_processor(decoder, "/models/metamath-7b", str(tmp_path), chat=False) is not None
