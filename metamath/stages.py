@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from metamath.config import MetaMathConfig
-from metamath.errors import MetaMathError
 
-SECTIONS = {"augment": "augment", "train": "train", "evaluate": "evaluate", "pipeline": "pipeline"}
-
-
-class NotImplementedStage(MetaMathError):
-    pass
+# command -> (config section it needs, module, entry function)
+STAGES = {
+    "augment": ("augment", "metamath.augment.job", "run_augment"),
+    "train": ("train", "metamath.train.job", "run_train"),
+    "evaluate": ("evaluate", "metamath.evaluate.job", "run_evaluate"),
+    "pipeline": ("pipeline", "metamath.pipeline.job", "run_pipeline"),
+}
 
 
 def run_stage(name: str, cfg: MetaMathConfig) -> None:
-    cfg.require(SECTIONS[name])
-    if name == "augment":
-        from metamath.augment.job import run_augment
-
-        run_augment(cfg)
-        return
-    if name == "evaluate":
-        from metamath.evaluate.job import run_evaluate
-
-        run_evaluate(cfg)
-        return
-    if name == "train":
-        from metamath.train.job import run_train
-
-        run_train(cfg)
-        return
-    raise NotImplementedStage(f"`metamath {name}` is not implemented yet (config {cfg.source} is valid)")
+    section, module, function = STAGES[name]
+    cfg.require(section)
+    getattr(import_module(module), function)(cfg)

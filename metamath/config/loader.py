@@ -86,4 +86,25 @@ def load_config(path: str | Path | None, overrides: Iterable[str] = ()) -> MetaM
     parsed = parse_overrides(overrides)
     for dotted, value in parsed.items():
         apply_override(data, dotted, value)
-    return validate_config(data, str(path) if path is not None else "<no config file>", parsed)
+    return anchor_outputs(validate_config(data, str(path) if path is not None else "<no config file>", parsed))
+
+
+OUTPUT_ROOT_ENV = "METAMATH_OUTPUT_ROOT"
+
+
+def anchor_outputs(cfg: MetaMathConfig) -> MetaMathConfig:
+    """Relative output dirs resolve against $METAMATH_OUTPUT_ROOT when it is set. A job sent
+    with `ray job submit --working-dir .` runs in a temporary copy of the project; this keeps
+    its outputs where the user can find them (URIs and absolute paths are left alone)."""
+    import os
+
+    root = os.environ.get(OUTPUT_ROOT_ENV)
+    if not root:
+        return cfg
+    updates = {}
+    for name in ("augment", "train", "evaluate", "pipeline"):
+        section = getattr(cfg, name)
+        out = getattr(section, "output_dir", None) if section is not None else None
+        if out and "://" not in out and not os.path.isabs(out):
+            updates[name] = section.model_copy(update={"output_dir": os.path.join(root, out)})
+    return cfg.model_copy(update=updates)

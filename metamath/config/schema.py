@@ -86,7 +86,7 @@ class LoraConfig(Section):
 
 class TrainConfig(Section):
     model: str = "smollm2-135m-instruct"
-    data_path: Optional[str] = None
+    data_path: Optional[str | list[str]] = None  # one file or several (e.g. the GSM8K and MATH halves)
     output_dir: str = "outputs/train"
     template: Literal["paper", "uniform"] = "paper"
     max_length: PositiveInt = 512

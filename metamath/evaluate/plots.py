@@ -18,7 +18,8 @@ def _pyplot():
 def _grouped_bars(ax: Any, groups: list[str], series: dict[str, list[float]]) -> None:
     width = 0.8 / max(1, len(series))
     for i, (label, values) in enumerate(series.items()):
-        ax.bar([g + i * width for g in range(len(groups))], values, width, label=label)
+        bars = ax.bar([g + i * width for g in range(len(groups))], values, width, label=label)
+        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=7)  # zero bars stay readable
     ax.set_xticks([g + width * (len(series) - 1) / 2 for g in range(len(groups))], groups, rotation=30, ha="right")
     ax.set_ylim(0, 1)
     ax.legend()

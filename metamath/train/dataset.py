@@ -60,12 +60,19 @@ def _read(path: str, on_malformed: str) -> tuple[Any, int, int]:
     return ds, len(records), 0
 
 
+def _read_all(paths: list[str], on_malformed: str) -> tuple[Any, int, int]:
+    parts = [_read(path, on_malformed) for path in paths]
+    ds = parts[0][0] if len(parts) == 1 else parts[0][0].union(*[p[0] for p in parts[1:]])
+    return ds, sum(p[1] for p in parts), sum(p[2] for p in parts)
+
+
 def build_dataset(cfg: TrainConfig, model_path: str, on_malformed: str) -> tuple[Any, DataStats]:
     import ray
 
     if not cfg.data_path:
-        raise ConfigError("train.data_path: not set (a MetaMathQA JSONL or Parquet file)")
-    ds, source_rows, skipped = _read(cfg.data_path, on_malformed)
+        raise ConfigError("train.data_path: not set (a MetaMathQA JSONL or Parquet file, or a list of them)")
+    paths = [cfg.data_path] if isinstance(cfg.data_path, str) else list(cfg.data_path)
+    ds, source_rows, skipped = _read_all(paths, on_malformed)
     encoded = ds.map_batches(
         Tokenize, fn_constructor_args=(model_path, cfg.template, cfg.max_length),
         batch_size=256, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=2),

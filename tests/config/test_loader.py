@@ -95,3 +95,17 @@ def test_shipped_configs_are_valid():
     assert configs, "configs/ holds no YAML"
     for path in configs:
         load_config(path)
+
+
+def test_relative_output_dirs_anchor_to_the_output_root(monkeypatch, tmp_path):
+    from metamath.config import load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("augment: {dataset: gsm8k, output_dir: outputs/a}\ntrain: {output_dir: s3://b/t}\n"
+                    "evaluate: {output_dir: /abs/e}\npipeline: {output_dir: outputs/p}\n")
+    monkeypatch.setenv("METAMATH_OUTPUT_ROOT", "/data/run")
+    cfg = load_config(str(path))
+    assert cfg.augment.output_dir == "/data/run/outputs/a" and cfg.pipeline.output_dir == "/data/run/outputs/p"
+    assert cfg.train.output_dir == "s3://b/t" and cfg.evaluate.output_dir == "/abs/e"
+    monkeypatch.delenv("METAMATH_OUTPUT_ROOT")
+    assert load_config(str(path)).augment.output_dir == "outputs/a"

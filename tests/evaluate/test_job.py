@@ -54,7 +54,11 @@ def test_openai_backend_uses_the_completions_api_with_the_papers_stops(ray_local
 
 def test_vllm_processor_for_raw_prompts_is_built_without_a_gpu(ray_local, tmp_path):
     from metamath.evaluate.requests import decoder_config
-    from metamath.teacher.vllm_backend import build_vllm_processor, engine_config, preprocess_row
+    from metamath.teacher.vllm_backend import (
+        build_vllm_processor,
+        engine_config,
+        preprocess_row,
+    )
 
     cfg = EvaluateConfig(backend="vllm", model="/models/metamath-7b", replicas=2, tensor_parallel_size=2)
     decoder = decoder_config(cfg, "math")

@@ -1,0 +1,1 @@
+"""augment -> train -> evaluate (base and fine-tuned), resumable stage by stage."""
