@@ -74,6 +74,13 @@ def embedded_model_dir() -> Path:
     return dest
 
 
+def absolute_model(name: str) -> str:
+    """A local model folder as an absolute path (Ray workers do not share the driver's
+    working directory); names and Hub ids unchanged."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.exists() else name
+
+
 def resolve_model(name: str) -> str:
     """`smollm2-135m-instruct` -> its cached folder; a local path stays; else a Hub id."""
     if name.lower() == EMBEDDED:
@@ -82,7 +89,7 @@ def resolve_model(name: str) -> str:
     if path.exists():
         if not (path / "config.json").is_file():
             raise ModelNotAvailable(f"{path}: not a model folder (no config.json)")
-        return str(path)
+        return str(path.resolve())
     if name.startswith((".", "/", "~")):
         raise ModelNotAvailable(f"{name}: no such model folder")
     return name  # a Hub id; loading reports clearly if it is offline or unknown

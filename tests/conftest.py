@@ -60,3 +60,11 @@ def scripted():
     yield start
     for server in servers:
         server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory):
+    """A tiny config-built Llama with the embedded tokenizer (random weights)."""
+    from metamath.testing.tiny import make_tiny_llama
+
+    return make_tiny_llama(tmp_path_factory.mktemp("tiny") / "llama")

@@ -40,3 +40,10 @@ def test_paths_and_hub_ids(tmp_path):
     (tmp_path / "m" / "config.json").write_text("{}")
     assert models.resolve_model(str(tmp_path / "m")) == str(tmp_path / "m")
     assert models.resolve_model("meta-llama/Llama-2-7b-hf") == "meta-llama/Llama-2-7b-hf"
+
+
+def test_absolute_model_keeps_names_and_anchors_local_folders(tmp_path, monkeypatch):
+    (tmp_path / "m").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert models.absolute_model("m") == str(tmp_path / "m")
+    assert models.absolute_model("meta-llama/Llama-2-7b-hf") == "meta-llama/Llama-2-7b-hf"

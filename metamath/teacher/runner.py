@@ -91,7 +91,11 @@ def _limiter(cfg: TeacherConfig):
 
 
 def _dataset_through_backend(ds, cfg: TeacherConfig, store_root: str, n_groups: int, chat: bool = True):
+    from metamath.models import absolute_model
     from metamath.teacher import workers
+
+    if cfg.backend != "openai":  # after the keys were made: a local folder is found from any worker
+        cfg = cfg.model_copy(update={"model": absolute_model(cfg.model)})
 
     if cfg.backend == "openai":
         from metamath.teacher.openai_backend import check_endpoint

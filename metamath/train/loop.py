@@ -27,7 +27,9 @@ def build_engine(cfg: TrainConfig, plan: StepPlan, ds_config: dict, model: Any) 
 
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    # Empty groups are left out: ZeRO drops them, and the scheduler must see the same groups.
+    groups = [g for g in ({"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0})
+              if g["params"]]
     if cfg.offload_optimizer:  # ZeRO-Offload steps on the CPU with DeepSpeed's own Adam
         from deepspeed.ops.adam import DeepSpeedCPUAdam
 

@@ -72,3 +72,13 @@ def test_vllm_processor_for_raw_prompts_is_built_without_a_gpu(ray_local, tmp_pa
     assert row["sampling_params"]["temperature"] == 0.0 and row["sampling_params"]["max_tokens"] == 2048
     assert row["sampling_params"]["stop"] == PAPER_STOP
     assert build_vllm_processor(decoder, "/models/metamath-7b", str(tmp_path), chat=False) is not None
+
+
+@pytest.mark.slow
+def test_a_relative_local_model_folder_is_found_by_the_ray_workers(ray_local, data_root, tiny_llama, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.chdir(tiny_llama.parent)  # the model is "./llama" from here, not from a worker's cwd
+    cfg = EvaluateConfig(model="llama", backend="hf", benchmarks=["gsm8k"], limit=2, max_tokens={"gsm8k": 4},
+                         output_dir=str(tmp_path / "eval"))
+    result = run_evaluate(MetaMathConfig(evaluate=cfg))["reports"]["gsm8k"]
+    assert result["n"] == 2 and result["decode"]["failed"] == 0 and result["decode"]["completion_tokens"] > 0

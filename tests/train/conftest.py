@@ -2,13 +2,6 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def tiny_llama(tmp_path_factory):
-    from metamath.testing.tiny import make_tiny_llama
-
-    return make_tiny_llama(tmp_path_factory.mktemp("tiny") / "llama")
-
-
-@pytest.fixture(scope="session")
 def embedded_tokenizer():
     from metamath.models import resolve_model
     from metamath.train.model import load_tokenizer

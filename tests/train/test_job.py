@@ -121,3 +121,15 @@ def test_bad_inputs_fail_with_clear_messages(ray_local, tiny_llama, tmp_path):
         run_train(_config(tiny_llama, tmp_path, model="no-such-org/no-such-model"))
     with pytest.raises(ModelNotAvailable, match=r"no such model folder"):
         run_train(_config(tiny_llama, tmp_path, model="./missing-model"))
+
+
+def test_lora_run_exports_merged_weights_and_the_adapter(ray_local, tiny_llama, tmp_path):
+    from metamath.config.schema import LoraConfig
+
+    cfg = _config(tiny_llama, tmp_path, num_workers=1, max_steps=2, save_every_steps=None,
+                  lora=LoraConfig(rank=4, alpha=8, dropout=0.0, targets=["q_proj", "v_proj"]))
+    run_train(cfg)
+    final = tmp_path / "out" / "final"
+    assert (final / "adapter" / "adapter_config.json").is_file()
+    model = _generate(final)  # merged: a plain Llama, no peft needed to load it
+    assert not any("lora" in name for name in model.state_dict())
