@@ -91,7 +91,15 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--gpu", action="store_true")
+    parser.add_argument("--plain-only", action="store_true", help="only the plain loop (a machine without Ray)")
+    parser.add_argument("--config-model", default=None, metavar="HIDDEN,LAYERS",
+                        help="a config-built Llama of this size (random weights) instead of --model")
     args = parser.parse_args()
+    if args.config_model:
+        from metamath.testing.tiny import make_tiny_llama
+
+        hidden, layers = (int(x) for x in args.config_model.split(","))
+        args.model = str(make_tiny_llama(Path(tempfile.mkdtemp()) / "llama", hidden=hidden, layers=layers))
     work = Path(tempfile.mkdtemp(prefix="train-bench-"))
     data = gsm8k_rows(work / "mmqa.jsonl", args.global_batch * args.steps)
     resources = {"CPU": args.cpus, **({"GPU": 1} if args.gpu else {})}
@@ -99,20 +107,21 @@ def main() -> None:
                       epochs=1, micro_batch_size=args.micro, global_batch_size=args.global_batch, lr=1e-5,
                       warmup_ratio=0.0, zero_stage=2, precision=args.precision, num_workers=1, use_gpu=args.gpu,
                       resources_per_worker=resources, max_length=512)
-    ray_tps, wall = ray_job(cfg)
+    ray_tps, wall = (None, None) if args.plain_only else ray_job(cfg)
     plain_tps, n_params = plain_loop(cfg, resolve_model(args.model), data, args.cpus)
     print(f"model {args.model} ({n_params / 1e6:.0f}M params), {args.steps} steps of {args.global_batch} rows "
           f"(micro {args.micro}), {args.precision}, first step excluded")
     print(f"plain torch loop          {plain_tps:9.1f} tokens/s")
-    print(f"Ray Train + DeepSpeed     {ray_tps:9.1f} tokens/s   (job wall time {wall:.0f} s incl. Ray start)")
-    print(f"ratio Ray+DeepSpeed/plain {ray_tps / plain_tps:9.2f}")
+    if ray_tps is not None:
+        print(f"Ray Train + DeepSpeed     {ray_tps:9.1f} tokens/s   (job wall time {wall:.0f} s incl. Ray start)")
+        print(f"ratio Ray+DeepSpeed/plain {ray_tps / plain_tps:9.2f}")
     if args.gpu:
         import torch
 
         name = torch.cuda.get_device_name()
         peak = next((v for k, v in PEAK_BF16_FLOPS.items() if k in name), None)
         for label, tps in (("plain", plain_tps), ("ray", ray_tps)):
-            if peak:
+            if peak and tps is not None:
                 print(f"MFU {label}: {6 * n_params * tps / peak:.1%} of {name} dense bf16 peak")
 
 
