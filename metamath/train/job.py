@@ -25,6 +25,8 @@ def make_trainer(cfg: TrainConfig, plan: StepPlan, model_path: str, dataset: Any
     from metamath.train.worker import train_worker
 
     resources = dict(cfg.resources_per_worker) or {"CPU": 1}
+    # Workers run in Ray Train's own run folder: a relative output_dir must be made absolute here.
+    cfg = cfg.model_copy(update={"output_dir": storage_path(cfg.output_dir)})
     return TorchTrainer(
         train_worker,
         train_loop_config={"train": cfg.model_dump(), "plan": plan.to_dict(), "model_path": model_path,

@@ -123,13 +123,16 @@ def test_bad_inputs_fail_with_clear_messages(ray_local, tiny_llama, tmp_path):
         run_train(_config(tiny_llama, tmp_path, model="./missing-model"))
 
 
-def test_lora_run_exports_merged_weights_and_the_adapter(ray_local, tiny_llama, tmp_path):
+def test_lora_run_with_a_relative_output_dir_exports_merged_weights_and_the_adapter(
+        ray_local, tiny_llama, tmp_path, monkeypatch):
     from metamath.config.schema import LoraConfig
 
-    cfg = _config(tiny_llama, tmp_path, num_workers=1, max_steps=2, save_every_steps=None,
+    monkeypatch.chdir(tmp_path)  # output_dir "out" is relative to here, not to a worker's folder
+    cfg = _config(tiny_llama, tmp_path, num_workers=1, max_steps=2, save_every_steps=None, output_dir="out",
                   lora=LoraConfig(rank=4, alpha=8, dropout=0.0, targets=["q_proj", "v_proj"]))
-    run_train(cfg)
+    summary = run_train(cfg)
     final = tmp_path / "out" / "final"
+    assert summary["first_loss"] is not None and (tmp_path / "out" / "metrics.jsonl").is_file()
     assert (final / "adapter" / "adapter_config.json").is_file()
     model = _generate(final)  # merged: a plain Llama, no peft needed to load it
     assert not any("lora" in name for name in model.state_dict())
