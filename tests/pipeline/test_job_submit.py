@@ -4,8 +4,11 @@ augment against a scripted server, train a tiny Llama, evaluate base and fine-tu
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,22 +26,42 @@ SECRET = "sk-test-" + "7" * 24
 
 
 def _ray(*args, env=None, check=True, timeout=180):
-    return subprocess.run([str(BIN / "ray"), *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout, check=check)
+    done = subprocess.run([str(BIN / "ray"), *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    assert not check or done.returncode == 0, f"ray {' '.join(args[:2])} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    return done
 
 
 @pytest.fixture
 def cluster(tmp_path):
-    # The API key reaches jobs through the nodes' environment (here: the test's), not the job spec.
     # Token authentication stays on: the CLI reads the cluster's token (~/.ray/auth_token).
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "METAMATH_TEST_KEY": SECRET, "RAY_AUTH_MODE": "token"}
     env.pop("RAY_ADDRESS", None)
     _ray("get-auth-token", "--generate", env=env)
-    _ray("start", "--head", "--port=6391", f"--dashboard-port={DASHBOARD}", "--dashboard-host=127.0.0.1",
-         "--num-cpus=2", "--ray-client-server-port=10011", "--min-worker-port=12000", "--max-worker-port=12999",
-         env=env)
-    yield env, f"http://127.0.0.1:{DASHBOARD}"
-    _ray("stop", "--force", env=env, check=False)
+    # Its own temp dir (short: Ray's socket paths are length-limited) keeps other tests' ray.init()
+    # from finding this cluster.
+    short_tmp = tempfile.mkdtemp(prefix="rj-", dir="/tmp")
+    # `--block` and our own process group: teardown stops this cluster only (`ray stop` would
+    # kill every Ray cluster on the machine, the test session's own included).
+    head = subprocess.Popen(
+        [str(BIN / "ray"), "start", "--head", "--block", "--port=6391", f"--dashboard-port={DASHBOARD}",
+         "--dashboard-host=127.0.0.1", "--num-cpus=2", "--ray-client-server-port=10011",
+         "--min-worker-port=12000", "--max-worker-port=12999", f"--temp-dir={short_tmp}",
+         # ports of its own: the test session's local Ray already holds the defaults
+         "--dashboard-agent-listen-port=52377", "--dashboard-agent-grpc-port=52378", "--metrics-export-port=52379",
+         "--runtime-env-agent-port=52380", "--node-manager-port=52381", "--object-manager-port=52382"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    address = f"http://127.0.0.1:{DASHBOARD}"
+    deadline = time.time() + 120
+    while _ray("job", "list", "--address", address, env=env, check=False).returncode and time.time() < deadline:
+        time.sleep(2)
+    yield env, address
+    os.killpg(head.pid, signal.SIGTERM)
+    try:
+        head.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(head.pid, signal.SIGKILL)
+    shutil.rmtree(short_tmp, ignore_errors=True)
 
 
 def _pipeline_config(tmp_path, base_url):
@@ -62,9 +85,15 @@ def _pipeline_config(tmp_path, base_url):
 def _submit_and_wait(env, address, config, data_root):
     runtime_env = {"excludes": [".venv", "outputs", ".git", "*.egg-info", "__pycache__"],
                    "env_vars": {"METAMATH_DATA_DIR": str(data_root), "HF_HUB_OFFLINE": "1"}}
-    submitted = _ray("job", "submit", "--address", address, "--no-wait", "--working-dir", ".",
-                     "--runtime-env-json", json.dumps(runtime_env), "--",
-                     "python", "ray_jobs/pipeline.py", "--config", str(config), env=env)
+    deadline = time.time() + 120
+    while True:  # the dashboard answers before the node's job agent is up
+        submitted = _ray("job", "submit", "--address", address, "--no-wait", "--working-dir", ".",
+                         "--runtime-env-json", json.dumps(runtime_env), "--",
+                         "python", "ray_jobs/pipeline.py", "--config", str(config), env=env, check=False)
+        if submitted.returncode == 0 or "No available agent" not in submitted.stderr or time.time() > deadline:
+            break
+        time.sleep(3)
+    assert submitted.returncode == 0, submitted.stderr[-3000:]
     job_id = re.search(r"raysubmit_\w+", submitted.stdout + submitted.stderr).group(0)
     deadline = time.time() + 600
     while time.time() < deadline:
