@@ -1,6 +1,6 @@
 """Teacher-call throughput against a SCRIPTED OpenAI-compatible server with fixed latency.
 
-    python benchmarks/augment_throughput.py [--requests 3000] [--latency 0.2] [--concurrency 64]
+    python benchmarks/augment_throughput.py [--requests 5000] [--latency 0.2] [--concurrency 64] [--wide 1.0,256]
 
 Every variant sends the same 8-shot GSM8K solve prompts to a fresh scripted server on
 127.0.0.1, in the same run:
@@ -9,6 +9,9 @@ Every variant sends the same 8-shot GSM8K solve prompts to a fresh scripted serv
   (c) a multiprocessing pool of 20 synchronous clients (the reference code's design)
   (d) Ray Data's HttpRequestProcessorConfig with the same number of workers as (e)
   (e) `metamath augment` (openai backend, AnsAug, one sample per question)
+A second setting (`--wide`, default 1 s latency and max_concurrency 256, closer to a real
+API's latency) runs (b), (c) and (e) again: at 200 ms and 64 the pool of 20 already gets
+100 of the 320 req/s ideal, so no client can be 5x faster there.
 Steady-state requests/s is read from the server's own log: responses between the 10th and
 90th percentile of completion times, divided by that span. Wall-clock rates are printed too.
 """
@@ -101,18 +104,46 @@ def measure(name: str, latency: float, fn, results: dict) -> None:
         wall = time.perf_counter() - start
     n = sum(1 for _ in open(log))
     results[name] = {"steady": steady_rate(log), "wall": n / wall, "requests": n}
+    if os.environ.get("KEEP_LOG"):
+        shutil.copy(log, os.environ["KEEP_LOG"])
     os.remove(log)
     print(f"  {name}: {results[name]['steady']:.1f} req/s steady, {results[name]['wall']:.1f} req/s wall ({n} requests)",
           flush=True)
 
 
+def run_setting(prompts: list, latency: float, concurrency: int, args, letters: str) -> None:
+    """Every chosen variant against a fresh server at this latency, then one table."""
+    few = prompts[: args.baseline_requests]  # the slow baselines: a steady rate needs fewer requests
+    variants = {
+        "b": ("(b) bare asyncio + openai", lambda url: run_asyncio(url, prompts, concurrency)),
+        "c": (f"(c) pool of {POOL_SIZE} sync clients", lambda url: run_pool(url, few)),
+        "d": (f"(d) Ray Data HttpRequestProcessor x{args.workers}", lambda url: run_ray_http(url, few, args.workers)),
+        "e": ("(e) metamath augment", lambda url: run_augment(url, len(prompts), concurrency, args.workers)),
+    }
+    ideal = concurrency / latency
+    print(f"\nlatency {latency}s, max_concurrency {concurrency}: (a) ideal {ideal:.1f} req/s", flush=True)
+    results: dict = {}
+    for letter in "bcde":
+        if letter in letters:
+            measure(variants[letter][0], latency, variants[letter][1], results)
+    ours = results.get("(e) metamath augment", {}).get("steady", float("nan"))
+    print(f"\n| latency {latency}s, max_concurrency {concurrency} | requests | steady req/s | wall req/s "
+          "| metamath / variant (steady) |\n|---|---:|---:|---:|---:|")
+    print(f"| (a) ideal | - | {ideal:.1f} | - | {ours / ideal:.2f} |")
+    for name, r in results.items():
+        print(f"| {name} | {r['requests']} | {r['steady']:.1f} | {r['wall']:.1f} | {ours / r['steady']:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--baseline-requests", type=int, default=600, help="requests for (c) and (d)")
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2, help="Ray actors for (d) and (e)")
-    parser.add_argument("--only", default="abcde", help="variants to run, e.g. 'be'")
+    parser.add_argument("--only", default="bcde", help="variants to run, e.g. 'be'")
+    parser.add_argument("--wide", default="1.0,256", help="a second setting LATENCY,CONCURRENCY for (b), (c), "
+                        "(e), where the pool of 20 is far below ideal (its ceiling is 20 / latency); '' skips it")
     args = parser.parse_args()
 
     from metamath.ray_utils import ensure_ray
@@ -121,24 +152,11 @@ def main() -> None:
     train = load_benchmark("gsm8k", "train").problems
     shots = select_solve_shots(train, 0)
     prompts = [solve_messages(p.question, shots) for p in train[: args.requests]]
-    ideal = args.concurrency / args.latency
-    results: dict = {}
-    print(f"{len(prompts)} requests, latency {args.latency}s, max_concurrency {args.concurrency}; "
-          f"(a) ideal {ideal:.1f} req/s", flush=True)
-    variants = {
-        "b": ("(b) bare asyncio + openai", lambda url: run_asyncio(url, prompts, args.concurrency)),
-        "c": (f"(c) pool of {POOL_SIZE} sync clients", lambda url: run_pool(url, prompts)),
-        "d": (f"(d) Ray Data HttpRequestProcessor x{args.workers}", lambda url: run_ray_http(url, prompts, args.workers)),
-        "e": ("(e) metamath augment", lambda url: run_augment(url, len(prompts), args.concurrency, args.workers)),
-    }
-    for letter in "bcde":
-        if letter in args.only:
-            measure(*variants[letter][:1], args.latency, variants[letter][1], results)
-    ours = results.get("(e) metamath augment", {}).get("steady", float("nan"))
-    print("\n| variant | steady req/s | wall req/s | metamath / variant (steady) |\n|---|---:|---:|---:|")
-    print(f"| (a) ideal | {ideal:.1f} | - | {ours / ideal:.2f} |")
-    for name, r in results.items():
-        print(f"| {name} | {r['steady']:.1f} | {r['wall']:.1f} | {ours / r['steady']:.2f} |")
+    print(f"{len(prompts)} requests ({args.baseline_requests} for the pool and Ray's HTTP processor)", flush=True)
+    run_setting(prompts, args.latency, args.concurrency, args, args.only)
+    if args.wide:
+        latency, concurrency = args.wide.split(",")
+        run_setting(prompts, float(latency), int(concurrency), args, args.only.replace("d", ""))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,10 @@ def _groups(batch: pd.DataFrame) -> list[dict]:
 
 
 class OpenAIWorker:
+    """Ray Data may call this from several threads at once (`max_concurrent_calls_per_actor`):
+    every call only submits its coroutines to the one event loop, where the runner, the permit
+    client and the store writer live, so none of them is touched by two threads."""
+
     def __init__(self, cfg: dict, limiter: Any, store_root: str) -> None:
         from metamath.teacher.openai_backend import LoopThread, OpenAIGroupRunner
 

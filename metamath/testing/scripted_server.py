@@ -69,9 +69,9 @@ class ScriptedServer:
                 return rule
         return None
 
-    def _record(self, request: web.Request, body: dict, status: str, choices: int) -> None:
+    def _record(self, request: web.Request, body: dict, status: str, choices: int, arrived: float) -> None:
         if self.log:
-            self.log.write(json.dumps({"t": time.time(), "keys": request.headers.get("X-MetaMath-Keys", ""),
+            self.log.write(json.dumps({"t": time.time(), "arrived": arrived, "keys": request.headers.get("X-MetaMath-Keys", ""),
                                        "n": body.get("n", 1), "status": status, "choices": choices,
                                        "path": request.path, "stop": body.get("stop"),
                                        "max_tokens": body.get("max_tokens")}) + "\n")
@@ -90,12 +90,13 @@ class ScriptedServer:
         return await self._handle(request, body, [{"role": "user", "content": question}], text_api=True)
 
     async def _handle(self, request: web.Request, body: dict, messages: list[dict], text_api: bool) -> web.StreamResponse:
+        arrived = time.time()
         fp = fingerprint(messages)
         self.attempts[fp] = attempt = self.attempts.get(fp, 0) + 1
         await asyncio.sleep(self.script.latency_s)
         rule = self._fault(fp, attempt)
         kind = rule["fault"] if rule else None
-        self._record(request, body, kind or "ok", 0 if kind else (body.get("n", 1) if self.script.honour_n else 1))
+        self._record(request, body, kind or "ok", 0 if kind else (body.get("n", 1) if self.script.honour_n else 1), arrived)
         if kind == "429":
             return web.json_response({"error": {"message": "rate limited"}}, status=429,
                                      headers={"Retry-After": str(rule.get("retry_after", 1))})
