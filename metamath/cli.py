@@ -25,6 +25,7 @@ def _fail(exc: Exception) -> None:
 def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
     """Validate the config for `name`, then run the stage's entry point."""
     from metamath.config import load_config
+    from metamath.interrupts import as_interrupt, stop_everything
     from metamath.stages import run_stage
 
     try:
@@ -32,6 +33,15 @@ def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
         run_stage(name, cfg)
     except MetaMathError as exc:
         _fail(exc)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        interrupt = as_interrupt(exc)
+        if interrupt is None:
+            raise
+        killed = stop_everything()
+        print(f"\ninterrupted ({interrupt}): Ray stopped"
+              + (f", {killed} leftover process(es) killed" if killed else "")
+              + "; re-run the same command to resume", file=sys.stderr)
+        raise typer.Exit(interrupt.exit_code)
 
 
 @app.command()

@@ -20,3 +20,6 @@ def ensure_ray() -> None:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # our own progress bars count samples, not blocks
     ctx.print_on_execution_start = False
+    from metamath.interrupts import install_handlers
+
+    install_handlers()

@@ -16,6 +16,9 @@ STAGES = {
 
 
 def run_stage(name: str, cfg: MetaMathConfig) -> None:
+    from metamath.preflight import preflight
+
     section, module, function = STAGES[name]
     cfg.require(section)
+    preflight(name, cfg)
     getattr(import_module(module), function)(cfg)

@@ -5,7 +5,7 @@ Key names are a public interface (issues 2-6): extend freely, never rename.
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from metamath.errors import ConfigError
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
@@ -73,7 +73,11 @@ class TeacherConfig(Section):
     tensor_parallel_size: PositiveInt = 1
     price_per_million: dict[str, float] = Field(default_factory=dict)  # {"prompt": .., "completion": ..}
     stop: Optional[list[str]] = None  # stop strings (evaluation uses the paper's)
-    use_gpu: bool = False  # hf backend: one GPU per replica, bf16
+    use_gpu: bool = False  # hf: one GPU per replica, bf16; vllm: one GPU per tensor-parallel rank
+    # vllm backend
+    max_model_len: PositiveInt = 4096
+    kv_cache_gb: PositiveInt = 2  # KV cache on CPU (VLLM_CPU_KVCACHE_SPACE); GPUs size their own
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict)  # more vLLM engine arguments, applied last
 
 
 class LoraConfig(Section):
@@ -148,7 +152,11 @@ class EvaluateConfig(Section):
     max_retries: int = Field(6, ge=0)
     timeout_s: PositiveFloat = 300.0
     stop: Optional[list[str]] = None  # default: the paper's stop strings with prompt: paper, none with chat
-    use_gpu: bool = False  # hf backend on one GPU per replica
+    use_gpu: bool = False  # hf: one GPU per replica; vllm: one GPU per tensor-parallel rank
+    # vllm backend (as the teacher's)
+    max_model_len: PositiveInt = 4096
+    kv_cache_gb: PositiveInt = 2
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
 class PipelineConfig(Section):

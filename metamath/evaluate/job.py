@@ -31,8 +31,11 @@ def _decode(problems: list[Problem], cfg: EvaluateConfig, benchmark: str, store:
 
 
 def _decode_stats(run: TeacherRun) -> dict[str, Any]:
+    """`window_s`: first request out to last reply in, so `tokens_per_s` leaves out start-up."""
+    window = round(run.window_s, 3)
     return {"sent": run.sent, "from_cache": run.from_cache, "failed": run.samples_failed,
-            "prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens}
+            "prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens, "window_s": window,
+            "tokens_per_s": round(run.completion_tokens / window, 2) if window else None}
 
 
 def evaluate_benchmark(cfg: EvaluateConfig, benchmark: str, data_root: str | None, on_malformed: str,

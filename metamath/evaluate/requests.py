@@ -27,7 +27,8 @@ def decoder_config(cfg: EvaluateConfig, benchmark: str) -> TeacherConfig:
         max_concurrency=cfg.max_concurrency, requests_per_minute=cfg.requests_per_minute,
         tokens_per_minute=cfg.tokens_per_minute, max_retries=cfg.max_retries, timeout_s=cfg.timeout_s,
         batch_size=cfg.batch_size, replicas=cfg.replicas, tensor_parallel_size=cfg.tensor_parallel_size,
-        use_gpu=cfg.use_gpu,
+        use_gpu=cfg.use_gpu, max_model_len=cfg.max_model_len, kv_cache_gb=cfg.kv_cache_gb,
+        engine_kwargs=dict(cfg.engine_kwargs),
     )
 
 

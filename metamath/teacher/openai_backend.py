@@ -14,6 +14,7 @@ import json
 import os
 import random
 import threading
+import time
 from typing import Any
 
 from metamath.config import TeacherConfig
@@ -120,13 +121,13 @@ class OpenAIGroupRunner:
 
     async def _attempt(self, messages: list, keys: list[str], estimate: int):
         await self.permits.acquire(estimate)
-        used = None
+        used, started = None, time.monotonic()
         try:
             completion = await self._create(messages, keys)
             pairs = _choices(completion)
             usage = getattr(completion, "usage", None)
             used = (getattr(usage, "prompt_tokens", 0) or 0) + (getattr(usage, "completion_tokens", 0) or 0)
-            return pairs, usage
+            return pairs, usage, time.monotonic() - started
         finally:
             self.permits.release(estimate, used)
 
@@ -141,7 +142,7 @@ class OpenAIGroupRunner:
         while pending:
             calls += 1
             try:
-                pairs, usage = await self._attempt(messages, pending, estimate)
+                pairs, usage, latency = await self._attempt(messages, pending, estimate)
             except Exception as exc:  # every failure is classified and accounted
                 reason, retryable = classify(exc)
                 if not retryable or total_retries >= self.cfg.max_retries:
@@ -157,7 +158,9 @@ class OpenAIGroupRunner:
             prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
             completion_tokens = getattr(usage, "completion_tokens", 0) or 0
             share = completion_tokens // max(1, len(pairs))
-            rows = [TeacherResponse(pending[i], text, "ok", None, finish, prompt_tokens if i == 0 else 0, share)
+            now = time.time()
+            rows = [TeacherResponse(pending[i], text, "ok", None, finish, prompt_tokens if i == 0 else 0, share,
+                                    latency_s=latency, finished_at=now)
                     for i, (text, finish) in enumerate(pairs[: len(pending)])]
             done += self._emit(rows, calls, unattributed)
             calls, unattributed = 0, {}

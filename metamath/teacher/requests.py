@@ -65,6 +65,8 @@ class TeacherResponse:
     attempts: int = 1  # HTTP requests (or generate calls) attributed to this row
     retries: dict[str, int] = field(default_factory=dict)  # reason -> retried attempts, same attribution
     cached: bool = False
+    latency_s: float = 0.0  # request (or generate call) to reply
+    finished_at: float = 0.0  # wall-clock time the reply arrived
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)

@@ -33,6 +33,12 @@ class TeacherRun:
     samples_failed: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    first_sent: float = math.inf  # wall-clock span of this run's fresh responses: decoding
+    last_received: float = 0.0  # time without start-up (Ray, actors, engines)
+
+    @property
+    def window_s(self) -> float:
+        return max(0.0, self.last_received - self.first_sent) if self.last_received else 0.0
 
     def add(self, row: dict[str, Any]) -> None:
         """Requests are attributed to the first row each produced: sent = succeeded + retried + failed."""
@@ -51,6 +57,10 @@ class TeacherRun:
             self.retried[reason] = self.retried.get(reason, 0) + count
         self.prompt_tokens += int(row.get("prompt_tokens") or 0)
         self.completion_tokens += int(row.get("completion_tokens") or 0)
+        received = float(row.get("finished_at") or 0.0)
+        if received:
+            self.last_received = max(self.last_received, received)
+            self.first_sent = min(self.first_sent, received - float(row.get("latency_s") or 0.0))
         if row["status"] == "ok":
             self.samples_ok += 1
             self.succeeded += 1 if calls else 0
@@ -120,10 +130,10 @@ def _dataset_through_backend(ds, cfg: TeacherConfig, store_root: str, n_groups: 
                               compute=ray.data.ActorPoolStrategy(size=cfg.replicas), num_cpus=1,
                               num_gpus=1 if cfg.use_gpu else 0)
     from metamath.models import resolve_model
-    from metamath.teacher.vllm_backend import build_vllm_processor, expand_samples
+    from metamath.teacher.vllm_backend import LIGHT_CPUS, build_vllm_processor, expand_samples
 
-    processor = build_vllm_processor(cfg, resolve_model(cfg.model), store_root, chat=chat)
-    return processor(ds.flat_map(expand_samples))
+    run = build_vllm_processor(cfg, resolve_model(cfg.model), store_root, chat=chat)
+    return run(ds.flat_map(expand_samples, num_cpus=LIGHT_CPUS))
 
 
 def run_groups(groups: list[RequestGroup], cfg: TeacherConfig, store_root: str, label: str) -> TeacherRun:

@@ -61,6 +61,17 @@ class StoreWriter:
             self._handle = None
 
 
+_PROCESS_WRITERS: dict[str, StoreWriter] = {}
+
+
+def process_writer(root: str) -> StoreWriter:
+    """One writer per store and worker process, for steps that Ray Data runs as tasks (a
+    function is unpickled anew for every task; its writer must outlive them)."""
+    if root not in _PROCESS_WRITERS:
+        _PROCESS_WRITERS[root] = StoreWriter(root)
+    return _PROCESS_WRITERS[root]
+
+
 def _lines(fs: pafs.FileSystem, path: str) -> Iterator[str]:
     with fs.open_input_stream(path) as stream:
         yield from stream.read().decode("utf-8", errors="replace").splitlines()

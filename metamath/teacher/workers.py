@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from typing import Any
 
 import pandas as pd
@@ -119,8 +120,11 @@ class HFWorker:
             prompts = [m if raw else self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
                        for _, m in chunk]
             seed = int(chunk[0][0][:8], 16)  # the same chunk always samples the same way
-            for (key, _), (text, p_tok, c_tok, finish) in zip(chunk, self._generate(prompts, seed, raw)):
-                response = TeacherResponse(key, text, "ok", None, finish, p_tok, c_tok)
+            started = time.monotonic()
+            outputs = self._generate(prompts, seed, raw)
+            latency, now = time.monotonic() - started, time.time()
+            for (key, _), (text, p_tok, c_tok, finish) in zip(chunk, outputs):
+                response = TeacherResponse(key, text, "ok", None, finish, p_tok, c_tok, latency_s=latency, finished_at=now)
                 self.store.append(response)
                 responses[key] = response
         return _out_rows(groups, responses)

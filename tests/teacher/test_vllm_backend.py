@@ -1,20 +1,65 @@
-"""The vLLM path's wiring, checked without a GPU (the engine itself needs one)."""
+"""The vLLM backend's configuration from `use_gpu`, and its rows in and out (no engine needed);
+the engine itself runs in the `vllm` tests (tests/*/test_*_vllm.py, `make test-vllm`)."""
 
 import json
 
 import pytest
 
 from metamath.config import TeacherConfig
-from metamath.teacher.vllm_backend import build_vllm_processor, engine_config, expand_samples, postprocess_row, preprocess_row
+from metamath.errors import ConfigError
+from metamath.teacher import vllm_backend
+from metamath.teacher.vllm_backend import engine_config, expand_samples, preprocess_row, require_vllm, response_row
+
+def bundles(config):
+    return [{k: v for k, v in b.items() if v} for b in config.placement_group_config["bundles"]]
+
 
 CFG = TeacherConfig(backend="vllm", model="m", replicas=2, tensor_parallel_size=4, batch_size=16, temperature=0.7,
                     max_tokens=300)
 
 
-def test_engine_config_from_teacher_config():
-    config = engine_config(CFG, "/models/m")
+def test_cpu_engine_is_eager_float32_with_a_kv_cache_and_cpu_bundles_per_rank():
+    config = engine_config(CFG.model_copy(update={"kv_cache_gb": 3}), "/models/m")
     assert config.model_source == "/models/m" and config.concurrency == 2 and config.batch_size == 16
-    assert config.engine_kwargs["tensor_parallel_size"] == 4 and config.engine_kwargs["enable_prefix_caching"]
+    kwargs = config.engine_kwargs
+    assert kwargs["tensor_parallel_size"] == 4 and kwargs["enforce_eager"] and kwargs["dtype"] == "float32"
+    assert kwargs["enable_chunked_prefill"] is False  # seeded samples crash a CPU engine after a partial prefill
+    assert bundles(config) == [{"CPU": 1}] * 4
+    env = config.runtime_env["env_vars"]
+    assert env["VLLM_CPU_KVCACHE_SPACE"] == "3" and env["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0"
+    assert config.log_engine_metrics is False and config.should_continue_on_error is True
+    # the engine tokenizes itself on CPU: no extra actors competing for the cores
+    assert config.tokenize_stage is False and config.detokenize_stage is False
+    assert config.chat_template_stage["num_cpus"] <= 0.25
+
+
+def test_gpu_engine_gets_a_gpu_per_rank_and_separate_tokenizer_stages():
+    config = engine_config(CFG.model_copy(update={"use_gpu": True}), "/models/m", chat=False)
+    assert bundles(config) == [{"CPU": 1, "GPU": 1}] * 4
+    assert not {"enforce_eager", "dtype", "enable_chunked_prefill"} & config.engine_kwargs.keys()
+    assert "VLLM_CPU_KVCACHE_SPACE" not in config.runtime_env["env_vars"] and config.chat_template_stage is False
+    assert config.tokenize_stage["num_cpus"] <= 0.25 and config.detokenize_stage["concurrency"] == 2
+
+
+def test_user_engine_kwargs_win():
+    config = engine_config(CFG.model_copy(update={"engine_kwargs": {"dtype": "bfloat16", "max_num_seqs": 8}}), "m")
+    assert config.engine_kwargs["dtype"] == "bfloat16" and config.engine_kwargs["max_num_seqs"] == 8
+
+
+def test_engine_stage_resources_follow_the_bundles():
+    """What Ray Data LLM asks the scheduler for: CPUs only on CPU, so a GPU-less node schedules it."""
+    from ray.llm._internal.batch.stages.vllm_engine_stage import vLLMEngineStage
+
+    def stage_resources(cfg):
+        config = engine_config(cfg, "m")
+        return vLLMEngineStage(fn_constructor_kwargs={"engine_kwargs": dict(config.engine_kwargs), "model": "m",
+                                                      "placement_group_config": config.placement_group_config},
+                               map_batches_kwargs={}).map_batches_kwargs
+
+    cpu = stage_resources(CFG.model_copy(update={"tensor_parallel_size": 1}))
+    assert cpu.get("num_gpus", 0) == 0 and cpu["num_cpus"] == 1
+    gpu = stage_resources(CFG.model_copy(update={"tensor_parallel_size": 1, "use_gpu": True}))
+    assert gpu["num_gpus"] == 1
 
 
 def test_rows_in_and_out():
@@ -25,14 +70,40 @@ def test_rows_in_and_out():
     prepared = preprocess_row(rows[1], CFG)
     assert prepared["messages"] == [{"role": "user", "content": "q"}]
     assert prepared["sampling_params"] == {"temperature": 0.7, "top_p": 1.0, "max_tokens": 300, "seed": int("b" * 8, 16)}
-    out = postprocess_row({**rows[1], "generated_text": "The answer is 3", "num_input_tokens": 5, "num_generated_tokens": 4})
+    out = response_row({**rows[1], "generated_text": "The answer is 3", "num_input_tokens": 5, "num_generated_tokens": 4,
+                        "time_taken_llm": 0.5}, max_tokens=300)
     assert out["key"] == "b" * 64 and out["status"] == "ok" and out["completion_tokens"] == 4 and out["meta"] == "{}"
-    assert postprocess_row({**rows[0], "generated_text": None})["reason"] == "engine_error"
+    assert out["finish_reason"] == "stop" and out["latency_s"] == 0.5 and out["finished_at"] > 0
+    assert response_row({**rows[1], "generated_text": "x", "num_generated_tokens": 300}, 300)["finish_reason"] == "length"
+    failed = response_row({**rows[0], "generated_text": "", "__inference_error__": "ValueError: too long"})
+    assert failed["status"] == "failed" and failed["reason"] == "engine_error" and failed["text"] is None
+
+
+def test_choosing_vllm_without_it_fails_before_any_work_and_says_how_to_install(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match=r"evaluate.backend: vllm.*make install-vllm.*\.\[gpu\]"):
+        require_vllm("evaluate.backend")
+
+
+def test_preflight_checks_only_the_backends_a_command_uses(monkeypatch):
+    from metamath.config import load_config
+    from metamath.preflight import check_backends
+
+    calls = []
+    monkeypatch.setattr(vllm_backend, "require_vllm", calls.append)
+    cfg = load_config(None, ["augment.dataset=gsm8k", "teacher.backend=vllm", "evaluate.backend=vllm",
+                             "pipeline.stages=[evaluate]"])
+    check_backends("pipeline", cfg)
+    assert calls == ["evaluate.backend"]
+    check_backends("augment", cfg)
+    assert calls[-1] == "teacher.backend"
 
 
 def test_processor_builds(ray_local, tmp_path):
-    processor = build_vllm_processor(CFG, "/models/m", str(tmp_path))
-    assert processor is not None
+    run = vllm_backend.build_vllm_processor(CFG, "/models/m", str(tmp_path))
+    assert callable(run)
 
 
 @pytest.mark.gpu
@@ -44,6 +115,6 @@ def test_vllm_generates_on_a_gpu(ray_local, tmp_path):
     from metamath.teacher.requests import make_group
     from metamath.teacher.runner import run_groups
 
-    cfg = TeacherConfig(backend="vllm", model="smollm2-135m-instruct", max_tokens=16)
+    cfg = TeacherConfig(backend="vllm", model="smollm2-135m-instruct", max_tokens=16, use_gpu=True)
     run = run_groups([make_group(cfg, [{"role": "user", "content": "2+3?"}], 2, {})], cfg, str(tmp_path), "gpu")
     assert run.samples_ok == 2 and json.loads(run.rows[0]["meta"]) == {}

@@ -1,0 +1,88 @@
+"""Ctrl-C, SIGTERM and SIGHUP: stop cleanly and leave no process behind.
+
+Ray's driver turns SIGTERM into `sys.exit`, and `ray.shutdown()` stops the local instance a
+command started, but processes that Ray's workers spawned themselves (vLLM's engine core and
+its workers) can outlive their parent. So every descendant is noted first, Ray is shut down,
+and whatever of them is still alive a few seconds later is killed.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised in the main thread on any stop signal: a KeyboardInterrupt, so that no `except
+    Exception` on the way swallows it and libraries wind down as they do on Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.signum, 1)
+
+
+def as_interrupt(exc: BaseException) -> Interrupted | None:
+    """The stop signal behind `exc`, if any. Every `ray.init()` call (even one that only finds
+    Ray running, as Ray Data LLM's processor builder makes) re-installs Ray's own SIGTERM
+    handler, which exits with the signal number: that exit is the same interrupt."""
+    if isinstance(exc, Interrupted):
+        return exc
+    if isinstance(exc, KeyboardInterrupt):  # Python's own, before our handlers were installed
+        return Interrupted(signal.SIGINT)
+    if isinstance(exc, SystemExit) and exc.code in (signal.SIGTERM, signal.SIGHUP):
+        return Interrupted(exc.code)
+    return None
+
+
+def _raise(signum: int, frame) -> None:
+    raise Interrupted(signum)
+
+
+def install_handlers() -> None:
+    """Called once Ray is up (ray.init installs its own SIGTERM handler, which this replaces)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in SIGNALS:
+        signal.signal(sig, _raise)
+
+
+def stop_everything(grace_s: float = 5.0) -> int:
+    """Shut Ray down and kill every process this one started; returns how many were killed."""
+    # A second Ctrl-C must not interrupt the clean-up itself.
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in SIGNALS}
+    try:
+        return _stop_descendants(grace_s)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop_descendants(grace_s: float) -> int:
+    import psutil
+
+    try:
+        descendants = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        descendants = []
+    try:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+    except Exception:  # noqa: BLE001 - clean-up goes on whatever state Ray is in
+        pass
+    _, alive = psutil.wait_procs(descendants, timeout=grace_s)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=grace_s)
+    return len(alive)
