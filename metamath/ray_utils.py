@@ -23,3 +23,11 @@ def ensure_ray() -> None:
     from metamath.interrupts import install_handlers
 
     install_handlers()
+
+
+def small_dataset(items: list, rows_per_block: int = 1000):
+    """A dataset of a few thousand items made in the driver (questions, benchmark items): in a
+    few blocks, since Ray Data's default of one task per few items cost 5 s for 200 here."""
+    import ray
+
+    return ray.data.from_items(items, override_num_blocks=max(1, min(64, -(-len(items) // rows_per_block))))

@@ -16,46 +16,36 @@ def redact_url(url: str | None) -> str | None:
 
 
 def request_totals(runs: list[TeacherRun], cfg: TeacherConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    totals: dict[str, Any] = {"sent": 0, "succeeded": 0, "retried": Counter(), "failed": Counter(),
-                              "served_from_cache": 0, "samples_generated": 0, "samples_failed": 0,
-                              "prompt_tokens": 0, "completion_tokens": 0}
-    cached_prompt = cached_completion = 0
-    for run in runs:
-        totals["sent"] += run.sent
-        totals["succeeded"] += run.succeeded
-        totals["samples_generated"] += run.samples_ok
-        totals["samples_failed"] += run.samples_failed
-        totals["retried"].update(run.retried)
-        totals["failed"].update(run.failed)
-        totals["served_from_cache"] += run.from_cache
-        totals["prompt_tokens"] += run.prompt_tokens
-        totals["completion_tokens"] += run.completion_tokens
-        cached = [r for r in run.rows if r.get("cached")]
-        cached_prompt += sum(int(r.get("prompt_tokens") or 0) for r in cached)
-        cached_completion += sum(int(r.get("completion_tokens") or 0) for r in cached)
-    totals["retried_total"] = sum(totals["retried"].values())
-    totals["failed_total"] = sum(totals["failed"].values())
-    totals["retried"], totals["failed"] = dict(totals["retried"]), dict(totals["failed"])
+    run = TeacherRun()
+    for part in runs:
+        run.merge(part)
+    totals: dict[str, Any] = {
+        "sent": run.sent, "succeeded": run.succeeded, "retried": dict(run.retried), "failed": dict(run.failed),
+        "retried_total": sum(run.retried.values()), "failed_total": sum(run.failed.values()),
+        "served_from_cache": run.from_cache, "samples_generated": run.samples_ok, "samples_failed": run.samples_failed,
+        "prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens,
+    }
     price = cfg.price_per_million
     cost = lambda p, c: (p * price.get("prompt", 0.0) + c * price.get("completion", 0.0)) / 1e6  # noqa: E731
-    costs = {"price_per_million": dict(price), "this_run": round(cost(totals["prompt_tokens"], totals["completion_tokens"]), 6),
-             "not_repaid_from_cache": round(cost(cached_prompt, cached_completion), 6)}
+    costs = {"price_per_million": dict(price), "this_run": round(cost(run.prompt_tokens, run.completion_tokens), 6),
+             "not_repaid_from_cache": round(cost(run.cached_prompt_tokens, run.cached_completion_tokens), 6)}
     return totals, costs
 
 
-def type_table(checked: list[dict], pre_drops: list[dict], filter_drops: dict[str, Counter],
+def type_table(verdicts: list[dict], pre_drops: Counter, filter_drops: dict[str, Counter],
                kept: Counter, type_of) -> dict[str, Any]:
-    """Per type: generated (solve samples), correct, dropped by reason, kept."""
+    """Per type: generated (solve samples), correct, dropped by reason, kept. `verdicts` are
+    tally rows {type, verdict, reason, count}; `pre_drops` counts (method, reason) pairs."""
     table: dict[str, dict[str, Any]] = defaultdict(lambda: {"generated": 0, "correct": 0, "dropped": Counter(), "kept": 0})
-    for row in checked:
+    for row in verdicts:
         entry = table[row["type"]]
-        entry["generated"] += 1
+        entry["generated"] += row["count"]
         if row["verdict"] == "correct":
-            entry["correct"] += 1
+            entry["correct"] += row["count"]
         else:
-            entry["dropped"][row["reason"]] += 1
-    for drop in pre_drops:
-        table[type_of(drop["method"])]["dropped"][drop["reason"]] += 1
+            entry["dropped"][row["reason"]] += row["count"]
+    for (method, reason), count in pre_drops.items():
+        table[type_of(method)]["dropped"][reason] += count
     for kind, counts in filter_drops.items():
         table[kind]["dropped"].update(counts)
     for kind, count in kept.items():

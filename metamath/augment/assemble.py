@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+import hashlib
 import re
 from collections import Counter, defaultdict
 
@@ -20,21 +20,30 @@ def stable_order(records: list[MetaMathQARecord]) -> list[MetaMathQARecord]:
     return sorted(records, key=lambda r: (rank[r.type], r.source_id, r.query, r.sample_index, r.request_key))
 
 
+def sub_rank(seed: int, kind: str, request_key: str, query: str) -> int:
+    """A row's seeded place in its type's draw: a hash, so any worker ranks any row alone."""
+    digest = hashlib.sha256(f"{seed}\x00{kind}\x00{request_key}\x00{query}".encode()).hexdigest()
+    return int(digest[:15], 16)  # fits in an int64 column
+
+
+def rank_cuts(ranks_by_type: dict[str, list[int]], targets: dict[str, int]) -> dict[str, int]:
+    """type -> the largest rank kept, for the types with more rows than their target."""
+    return {kind: sorted(ranks)[targets[kind] - 1] for kind, ranks in ranks_by_type.items()
+            if kind in targets and len(ranks) > targets[kind]}
+
+
 def subsample(records: list[MetaMathQARecord], targets: dict[str, int], seed: int,
               report: FilterReport) -> list[MetaMathQARecord]:
-    """At most targets[type] rows per type, chosen with `seed`; order kept."""
+    """At most targets[type] rows per type: those of smallest seeded hash rank (the same rows in
+    whatever order they arrive, and what the Ray Data assembly keeps); order kept."""
+    ranks = [sub_rank(seed, r.type, r.request_key, r.query) for r in records]
     by_type: dict[str, list[int]] = defaultdict(list)
-    for i, record in enumerate(records):
-        by_type[record.type].append(i)
-    keep: set[int] = set()
-    for kind, indices in by_type.items():
-        target = targets.get(kind)
-        if target is None or len(indices) <= target:
-            keep.update(indices)
-            continue
-        keep.update(random.Random(f"{seed}:{kind}").sample(indices, target))
-        report.dropped[f"subsampled:{kind}"] += len(indices) - target
-    return [r for i, r in enumerate(records) if i in keep]
+    for record, rank in zip(records, ranks):
+        by_type[record.type].append(rank)
+    cuts = rank_cuts(by_type, targets)
+    for kind, cut in cuts.items():
+        report.dropped[f"subsampled:{kind}"] += len(by_type[kind]) - targets[kind]
+    return [r for r, rank in zip(records, ranks) if r.type not in cuts or rank <= cuts[r.type]]
 
 
 def test_set_index(n: int, root: str | None) -> ContaminationIndex:

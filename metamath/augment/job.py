@@ -1,52 +1,83 @@
-"""`metamath augment`: read questions, run the methods through the teacher in two rounds,
-verify, assemble, write metamathqa.{jsonl,parquet} and stats.json. Re-running resumes."""
+"""`metamath augment`: the questions stream through Ray Data from the training file to
+metamathqa.{jsonl,parquet}; the driver keeps counters only.
+
+    questions -> round 1 groups -> [store lookup] -> teacher -> work/round1/  (one row per sample)
+    work/round1 asks -> round 2 groups -> [store lookup] -> teacher -> work/round2/
+    work/round1 solves + work/round2 -> verify (stored verdicts reused) -> work/verified/
+    work/verified correct -> dedup, decontaminate, subsample -> sorted shards -> the two files
+
+Every response and verdict is journaled in `responses/` as it arrives; the journal is compacted
+into Parquet between rounds and at the end. Re-running the command resumes: only samples without
+a successful response are sent, and only new responses are judged.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
+from metamath.augment import assemble_dataset as assembly
 from metamath.augment.accounting import print_summary, redact_url, request_totals, type_table
-from metamath.augment.assemble import assemble
-from metamath.augment.tasks import AugmentContext, round1, round2
+from metamath.augment.tasks import AugmentContext, round1_drops, round1_groups, round2_drops, round2_groups
 from metamath.augment.verify import verify_batch
 from metamath.config import MetaMathConfig
-from metamath.data.benchmarks import Problem, load_benchmark
+from metamath.data.benchmarks import load_benchmark
 from metamath.errors import DataError
 from metamath.prompts import select_solve_shots
-from metamath.records import MetaMathQARecord, record_type, write_jsonl, write_parquet
-from metamath.teacher.runner import run_groups
+from metamath.ray_utils import small_dataset
+from metamath.records import record_type
+from metamath.teacher.runner import LIGHT_CPUS, Round, clear_folder, count_by, read_shards, run_round, union_all
+from metamath.teacher.store import Store
 
 
-def _round1_rows(problems: list[Problem], ctx: AugmentContext) -> tuple[list, list[dict]]:
-    import ray
-
-    def build(row: dict[str, Any]) -> list[dict[str, Any]]:
-        groups, drops = round1(Problem(**row), ctx)
-        return [{"group": json.dumps(g.to_row()), "drop": None} for g in groups] + \
-               [{"group": None, "drop": json.dumps(d)} for d in drops]
-
-    built = ray.data.from_items([p.to_dict() for p in problems]).flat_map(build).take_all()
-    from metamath.teacher.requests import RequestGroup
-
-    groups = [RequestGroup(**json.loads(r["group"])) for r in built if r["group"]]
-    return groups, [json.loads(r["drop"]) for r in built if r["drop"]]
+def _join(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *parts])
 
 
-def _verify(rows: list[dict], dataset: str, model: str) -> list[dict]:
-    import ray
+def _rounds(questions, ctx: AugmentContext, store: str, work: str, run_id: str) -> tuple[list[Round], Counter]:
+    """Both teacher rounds; returns them with the pre-teacher drops (method, reason) -> rows."""
+    from ray.data.expressions import col
 
-    if not rows:
-        return []
-    return ray.data.from_items(rows).map_batches(
-        verify_batch, fn_kwargs={"dataset": dataset, "teacher_model": model}, batch_format="pandas", batch_size=64,
-    ).take_all()
+    teacher = ctx.teacher
+    first = run_round(questions.flat_map(round1_groups, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS), teacher, store,
+                      _join(work, "round1"), "round 1 (solve, rephrase, rewrite)", f"{run_id}:round1")
+    drops = count_by(questions.flat_map(round1_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
+                         ["method", "reason"])
+    asks = read_shards(first.path)
+    asks = asks.filter(expr=col("stage") != "solve") if asks is not None else None
+    second_groups = asks.flat_map(round2_groups, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS) if asks else None
+    second = run_round(second_groups, teacher, store, _join(work, "round2"), "round 2 (solve rephrased, SV)",
+                       f"{run_id}:round2")
+    if asks is not None:
+        drops += count_by(asks.flat_map(round2_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
+                              ["method", "reason"])
+    return [first, second], drops
+
+
+def _verify(rounds: list[Round], ctx: AugmentContext, store: str, work: str, run_id: str):
+    """Every solve judged (or its stored verdict reused) into work/verified; returns its shards."""
+    from ray.data.expressions import col
+
+    first = read_shards(rounds[0].path)
+    parts = [p for p in (first.filter(expr=col("stage") == "solve") if first is not None else None,
+                         read_shards(rounds[1].path)) if p is not None]
+    out = _join(work, "verified")
+    clear_folder(out)
+    if parts:
+        solves = union_all(parts)
+        kwargs = {"dataset": ctx.dataset, "teacher_model": ctx.teacher.model, "store_root": store,
+                  "run": f"{run_id}:verify"}
+        solves.map_batches(verify_batch, fn_kwargs=kwargs, batch_format="pyarrow", batch_size=256,
+                           num_cpus=0.5).write_parquet(out, ray_remote_args={"num_cpus": LIGHT_CPUS})
+    return read_shards(out)
 
 
 def run_augment(cfg: MetaMathConfig) -> dict[str, Any]:
+    import ray
+
     from metamath.ray_utils import ensure_ray
 
     aug, teacher = cfg.require("augment"), cfg.teacher
@@ -55,43 +86,77 @@ def run_augment(cfg: MetaMathConfig) -> dict[str, Any]:
     problems = train.problems[: aug.limit] if aug.limit else train.problems
     if not problems:
         raise DataError(f"{train.source}: no usable training questions")
+    before_ray = time.time()
     ensure_ray()
-    out = Path(aug.output_dir)
-    store = str(out / "responses") if "://" not in aug.output_dir else aug.output_dir.rstrip("/") + "/responses"
+    ray_up = time.time()
+    out, run_id = aug.output_dir, f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    store, work = _join(out, "responses"), _join(out, "work")
     ctx = AugmentContext(aug, teacher, select_solve_shots(train.problems, aug.seed))
-    groups1, drops = _round1_rows(problems, ctx)
-    run1 = run_groups(groups1, teacher, store, "round 1 (solve, rephrase, rewrite)")
-    solves = [r for r in run1.rows if json.loads(r["meta"])["stage"] == "solve"]
-    groups2 = []
-    for row in (r for r in run1.rows if json.loads(r["meta"])["stage"] != "solve"):
-        group, drop = round2(row, ctx)
-        groups2 += [group] if group else []
-        drops += [drop] if drop else []
-    run2 = run_groups(groups2, teacher, store, "round 2 (solve rephrased, SV)")
-    solves += run2.rows
-    checked = _verify(solves, aug.dataset, teacher.model)
-    records = [MetaMathQARecord(**json.loads(r["record"])) for r in checked if r["record"]]
-    final, report, filter_drops = assemble(records, aug, problems, cfg.data.root)
-    return _write(final, report, filter_drops, checked, drops, [run1, run2], cfg, len(problems), train, started)
+    # Questions are few (thousands) beside the samples (millions): they may come from the driver.
+    questions = small_dataset([p.to_dict() for p in problems])
+    rounds, pre_drops = _rounds(questions, ctx, store, work, run_id)
+    verified = _verify(rounds, ctx, store, work, run_id)
+    verdicts = [{"type": t, "verdict": v, "reason": r, "count": n}
+                for (t, v, r), n in count_by(verified, ["type", "verdict", "reason"]).items()]
+    Store(store).compact()  # the run's verdicts and last responses join the Parquet segments
+    filter_drops, report, kept = _assemble(verified, aug, problems, cfg.data.root, out, verdicts)
+    driver = {"ray_up_at": ray_up, "ray_start_s": round(ray_up - before_ray, 2), "peak_rss_mb": peak_rss_mb()}
+    return _write_stats(cfg, rounds, verdicts, pre_drops, filter_drops, report, kept, len(problems), train,
+                        started, driver)
 
 
-def _write(final, report, filter_drops, checked, drops, runs, cfg, n_questions, train, started) -> dict[str, Any]:
+def _assemble(verified, aug, problems, data_root, out: str, verdicts: list[dict]):
+    from ray.data.expressions import col
+
+    correct_rows = sum(v["count"] for v in verdicts if v["verdict"] == "correct")
+    shards = _join(out, "metamathqa")
+    clear_folder(shards)
+    filter_drops, report, kept = {}, Counter(), Counter()
+    if correct_rows:
+        marked = assembly.mark(verified.filter(expr=col("verdict") == "correct"), aug, correct_rows, data_root)
+        filter_drops, report, kept = assembly.drop_tally(marked)
+        assembly.write_final(marked, problems, aug, shards)
+    else:
+        assembly.write_final(None, problems, aug, shards)
+    rows = _ray_get(assembly.join_shards.remote(shards, _join(out, "metamathqa.parquet"), _join(out, "metamathqa.jsonl")))
+    return filter_drops, report, Counter({**kept, "_rows": rows})
+
+
+def _ray_get(ref):
+    import ray
+
+    return ray.get(ref)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (the driver's: Ray's workers are other processes)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _write_stats(cfg, rounds, verdicts, pre_drops, filter_drops, report, kept, n_questions, train, started, driver):
     aug, teacher = cfg.augment, cfg.teacher
-    out = Path(aug.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(final, out / "metamathqa.jsonl")
-    write_parquet(final, out / "metamathqa.parquet")
-    requests, cost = request_totals(runs, teacher)
-    kept = Counter(r.type for r in final if r.teacher != "original")
+    rows = kept.pop("_rows")
+    requests, cost = request_totals([r.run for r in rounds], teacher)
     stats = {
         "dataset": aug.dataset, "questions": n_questions, "malformed_rows_skipped": len(train.skipped),
         "teacher": {"backend": teacher.backend, "model": teacher.model, "base_url": redact_url(teacher.base_url)},
         "requests": requests, "cost": cost,
-        "types": type_table(checked, drops, filter_drops, kept, lambda m: record_type(aug.dataset, m)),
-        "filters": report.to_dict(), "original_rows": sum(r.teacher == "original" for r in final),
-        "rows": len(final), "elapsed_s": round(time.time() - started, 1),
-        "outputs": {name: str(out / name) for name in ("metamathqa.jsonl", "metamathqa.parquet", "stats.json")},
+        "types": type_table(verdicts, pre_drops, filter_drops, kept, lambda m: record_type(aug.dataset, m)),
+        "filters": {"kept": sum(kept.values()), "dropped": dict(report)},
+        "original_rows": rows - sum(kept.values()), "rows": rows,
+        "elapsed_s": round(time.time() - started, 1), "ray_up_at": driver["ray_up_at"], "driver": driver,
+        "outputs": {name: _join(aug.output_dir, name) for name in ("metamathqa.jsonl", "metamathqa.parquet", "stats.json")},
     }
-    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+    _write_text(_join(aug.output_dir, "stats.json"), json.dumps(stats, indent=2) + "\n")
     print_summary(stats)
     return stats
+
+
+def _write_text(path: str, text: str) -> None:
+    import pyarrow.fs as pafs
+
+    fs, inner = pafs.FileSystem.from_uri(path) if "://" in path else (pafs.LocalFileSystem(), path)
+    with fs.open_output_stream(inner) as handle:
+        handle.write(text.encode())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from metamath.config import AugmentConfig, TeacherConfig
 from metamath.data.benchmarks import Problem
@@ -104,3 +104,32 @@ def round2(row: dict[str, Any], ctx: AugmentContext) -> tuple[RequestGroup | Non
         return None, {"method": method, "reason": reason}
     return make_group(t, backward_messages(ctx.dataset, query, "sv", aug.shots), aug.samples.sv,
                       {**extra, "method": "sv", "stage": "solve", "query": query, "value": meta["value"]}), None
+
+
+# Ray Data flat_map bodies: request groups and pre-teacher drops come from the same functions,
+# in separate passes (drops are counted, never carried along with the requests).
+
+def round1_groups(row: dict[str, Any], ctx: AugmentContext) -> Iterator[dict[str, Any]]:
+    groups, _ = round1(_problem(row), ctx)
+    yield from (g.to_row() for g in groups)
+
+
+def round1_drops(row: dict[str, Any], ctx: AugmentContext) -> Iterator[dict[str, Any]]:
+    _, drops = round1(_problem(row), ctx)
+    yield from drops
+
+
+def round2_groups(row: dict[str, Any], ctx: AugmentContext) -> Iterator[dict[str, Any]]:
+    group, _ = round2(row, ctx)
+    if group is not None:
+        yield group.to_row()
+
+
+def round2_drops(row: dict[str, Any], ctx: AugmentContext) -> Iterator[dict[str, Any]]:
+    _, drop = round2(row, ctx)
+    if drop is not None:
+        yield drop
+
+
+def _problem(row: dict[str, Any]) -> Problem:
+    return Problem(**{name: row.get(name) for name in Problem.__dataclass_fields__})

@@ -1,33 +1,28 @@
-"""`metamath evaluate`: decode each benchmark with the chosen backend through Ray Data,
-score under both scorers, write predictions, report.json/.md and plots.
+"""`metamath evaluate`: decode each benchmark with the chosen backend through Ray Data, score
+under both scorers, write predictions, report.json/.md and plots. The driver stays flat in the
+number of items: decodes, verdicts and predictions stream to disk as shards, and the report is
+counted from them by a task.
 
 Every completion is stored as it arrives (content-keyed, the augment stage's store under
-`output_dir/responses/`), so a re-run decodes only what is missing and `metamath score`
-can re-score `<benchmark>/predictions.jsonl` later.
+`output_dir/responses/`), so a re-run decodes only what is missing and `metamath score` can
+re-score `<benchmark>/predictions.jsonl` later. Completions are on disk before any is scored.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
+import uuid
 from typing import Any
 
 from metamath.config import MetaMathConfig
 from metamath.config.schema import EvaluateConfig
-from metamath.data.benchmarks import Problem, load_benchmark
-from metamath.evaluate.requests import decoder_config, problem_groups, render
-from metamath.evaluate.results import prediction_rows, write_markdown, write_predictions
-from metamath.scoring.report import benchmark_report, report_table, write_report
-from metamath.scoring.verdicts import score_batch
-from metamath.teacher.runner import TeacherRun, run_groups
-
-
-def _decode(problems: list[Problem], cfg: EvaluateConfig, benchmark: str, store: str) -> tuple[list[dict], TeacherRun]:
-    decoder = decoder_config(cfg, benchmark)
-    run = run_groups(problem_groups(problems, cfg, decoder), decoder, store, f"{benchmark}: decoding")
-    by_id = {json.loads(row["meta"])["id"]: row for row in run.rows}
-    return [by_id[p.id] for p in problems], run
+from metamath.data.benchmarks import load_benchmark
+from metamath.evaluate.requests import decoder_config, problem_group
+from metamath.evaluate.results import prediction_batch, report_from_predictions, write_markdown
+from metamath.ray_utils import small_dataset
+from metamath.scoring.report import report_table, write_report
+from metamath.teacher.runner import LIGHT_CPUS, TeacherRun, clear_folder, read_shards, run_round
 
 
 def _decode_stats(run: TeacherRun) -> dict[str, Any]:
@@ -39,19 +34,32 @@ def _decode_stats(run: TeacherRun) -> dict[str, Any]:
 
 
 def evaluate_benchmark(cfg: EvaluateConfig, benchmark: str, data_root: str | None, on_malformed: str,
-                       out: Path) -> tuple[dict[str, Any], list[int]]:
+                       out: str, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(report, completion-length histogram) for one benchmark."""
+    import ray
+
     loaded = load_benchmark(benchmark, "test", root=data_root, on_malformed=on_malformed, limit=cfg.limit)
-    problems = loaded.problems
-    rows, run = _decode(problems, cfg, benchmark, str(out / "responses"))
-    verdicts = score_batch(benchmark, [(row.get("text") or "", p.gold) for row, p in zip(rows, problems)])
-    prompts = [render(p, cfg.prompt) for p in problems]
-    write_predictions(out, benchmark, prediction_rows(problems, rows, prompts, verdicts))
-    report = benchmark_report(problems, verdicts)
-    report["decode"] = _decode_stats(run)
-    return report, [int(row.get("completion_tokens") or 0) for row in rows]
+    decoder = decoder_config(cfg, benchmark)
+    items = small_dataset([{**p.to_dict(), "index": i} for i, p in enumerate(loaded.problems)])
+    groups = items.map(problem_group, fn_kwargs={"cfg": cfg, "decoder": decoder}, num_cpus=LIGHT_CPUS)
+    work = f"{out}/work/{benchmark}"
+    decoded = run_round(groups, decoder, f"{out}/responses", f"{work}/decode", f"{benchmark}: decoding",
+                        f"{run_id}:{benchmark}", chat=cfg.prompt == "chat")
+    scored = f"{work}/predictions"
+    clear_folder(scored)
+    rows = read_shards(decoded.path)
+    if rows is not None:  # completions are on disk (the store and the decode shards) before scoring
+        rows.map_batches(prediction_batch, fn_kwargs={"benchmark": benchmark, "prompt": cfg.prompt},
+                         batch_format="pyarrow", batch_size=64).sort("index").write_parquet(scored)
+    report, lengths = ray.get(report_from_predictions.remote(scored, f"{out}/{benchmark}/predictions.jsonl",
+                                                            decoder.max_tokens))
+    report["decode"] = _decode_stats(decoded.run)
+    return report, lengths
 
 
 def run_evaluate(cfg: MetaMathConfig, label: str | None = None) -> dict[str, Any]:
+    from pathlib import Path
+
     from rich.console import Console
 
     from metamath.ray_utils import ensure_ray
@@ -59,10 +67,11 @@ def run_evaluate(cfg: MetaMathConfig, label: str | None = None) -> dict[str, Any
     ecfg: EvaluateConfig = cfg.require("evaluate")
     started, out = time.time(), Path(ecfg.output_dir)
     ensure_ray()
+    run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     reports, lengths = {}, {}
     for benchmark in ecfg.benchmarks:
         reports[benchmark], lengths[benchmark] = evaluate_benchmark(
-            ecfg, benchmark, ecfg.data_dir or cfg.data.root, cfg.data.on_malformed, out)
+            ecfg, benchmark, ecfg.data_dir or cfg.data.root, cfg.data.on_malformed, str(out), run_id)
     stop = decoder_config(ecfg, ecfg.benchmarks[0]).stop
     run = {"label": label or out.name, "model": ecfg.model, "backend": ecfg.backend, "prompt": ecfg.prompt,
            "stop": stop, "benchmarks": ecfg.benchmarks, "limit": ecfg.limit,

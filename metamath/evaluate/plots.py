@@ -42,11 +42,12 @@ def accuracy_by(reports: dict[str, Any], key: str, path: Path) -> Path | None:
     return path
 
 
-def completion_lengths(lengths: dict[str, list[int]], path: Path) -> Path:
+def completion_lengths(histograms: dict[str, dict], path: Path) -> Path:
+    """histograms: benchmark -> {edges, counts} (counted while streaming the predictions)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    for name, values in lengths.items():
-        ax.hist(values, bins=30, alpha=0.6, label=name)
+    for name, hist in histograms.items():
+        ax.stairs(hist["counts"], hist["edges"], fill=True, alpha=0.6, label=name)
     ax.set_xlabel("completion tokens")
     ax.set_ylabel("items")
     ax.legend()

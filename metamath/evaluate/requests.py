@@ -34,3 +34,12 @@ def decoder_config(cfg: EvaluateConfig, benchmark: str) -> TeacherConfig:
 
 def problem_groups(problems: list[Problem], cfg: EvaluateConfig, decoder: TeacherConfig) -> list[RequestGroup]:
     return [make_group(decoder, render(p, cfg.prompt), 1, {"id": p.id}) for p in problems]
+
+
+def problem_group(row: dict, cfg: EvaluateConfig, decoder: TeacherConfig) -> dict:
+    """Ray Data `map` body: a benchmark item (with its position) -> one request group. The meta
+    carries what scoring needs; it is not part of the request, so it never changes a key."""
+    problem = Problem(**{name: row.get(name) for name in Problem.__dataclass_fields__})
+    meta = {"id": problem.id, "index": int(row["index"]), "question": problem.question, "gold": problem.gold,
+            "subject": problem.subject, "level": problem.level}
+    return make_group(decoder, render(problem, cfg.prompt), 1, meta).to_row()

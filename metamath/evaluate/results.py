@@ -7,30 +7,94 @@ import json
 from pathlib import Path
 from typing import Any
 
-from metamath.data.benchmarks import Problem
+import pyarrow as pa
+import ray
+
 from metamath.evaluate import plots
+from metamath.scoring.report import ReportBuilder
 from metamath.scoring.verdicts import Verdict
 
+PREDICTION_FIELDS = ("id", "question", "gold", "prompt", "completion", "status", "reason", "finish_reason",
+                     "prompt_tokens", "completion_tokens", "paper_answer", "paper_correct", "strict_answer",
+                     "strict_correct")
+PREDICTION_SCHEMA = pa.schema([
+    ("index", pa.int64()), ("id", pa.string()), ("question", pa.string()), ("gold", pa.string()),
+    ("prompt_json", pa.string()), ("completion", pa.string()), ("status", pa.string()), ("reason", pa.string()),
+    ("finish_reason", pa.string()), ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()),
+    ("paper_answer", pa.string()), ("paper_correct", pa.bool_()), ("strict_answer", pa.string()),
+    ("strict_correct", pa.bool_()), ("scoring_error", pa.string()), ("subject", pa.string()), ("level", pa.int64()),
+])
+HISTOGRAM_BINS = 30
 
-def prediction_rows(problems: list[Problem], rows: list[dict], prompts: list[Any], verdicts: list[Verdict]) -> list[dict]:
+
+def safe_verdict(benchmark: str, completion: str, gold: str) -> tuple[Verdict, str | None]:
+    """Both scorers on one completion; whatever one completion does, it cannot stop the run:
+    a scorer that raises gives "no answer" for that completion, and the error is kept."""
+    from metamath.scoring.verdicts import score_one
+
+    try:
+        return score_one(benchmark, completion, gold), None
+    except Exception as exc:  # noqa: BLE001 - isolation is the point
+        return Verdict(None, False, None, False), f"{type(exc).__name__}: {exc}"[:200]
+
+
+def prediction_batch(batch: pa.Table, benchmark: str, prompt: str) -> pa.Table:
+    """Ray Data `map_batches` body: decoded rows -> scored prediction rows."""
+    from metamath.data.benchmarks import Problem
+    from metamath.evaluate.requests import render
+
     out = []
-    for problem, row, prompt, verdict in zip(problems, rows, prompts, verdicts):
-        out.append({
-            "id": problem.id, "question": problem.question, "gold": problem.gold, "prompt": prompt,
-            "completion": row.get("text") or "", "status": row["status"], "reason": row.get("reason"),
-            "finish_reason": row.get("finish_reason"), "prompt_tokens": int(row.get("prompt_tokens") or 0),
-            "completion_tokens": int(row.get("completion_tokens") or 0), **verdict.to_dict(),
-        })
-    return out
+    for row in batch.to_pylist():
+        meta = json.loads(row["meta"])
+        completion = row["text"] or ""
+        verdict, error = safe_verdict(benchmark, completion, meta["gold"])
+        problem = Problem(meta["id"], benchmark, meta["question"], meta["gold"])
+        out.append({"index": meta["index"], "id": meta["id"], "question": meta["question"], "gold": meta["gold"],
+                    "prompt_json": json.dumps(render(problem, prompt), ensure_ascii=False), "completion": completion,
+                    "status": row["status"], "reason": row["reason"], "finish_reason": row["finish_reason"],
+                    "prompt_tokens": int(row["prompt_tokens"] or 0), "completion_tokens": int(row["completion_tokens"] or 0),
+                    **verdict.to_dict(), "scoring_error": error, "subject": meta.get("subject"),
+                    "level": meta.get("level")})
+    return pa.Table.from_pylist(out, schema=PREDICTION_SCHEMA)
 
 
-def write_predictions(out: Path, benchmark: str, rows: list[dict]) -> Path:
-    path = out / benchmark / "predictions.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
+def prediction_line(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: json.loads(row["prompt_json"]) if name == "prompt" else row[name] for name in PREDICTION_FIELDS}
+
+
+@ray.remote(num_cpus=0.25)
+def report_from_predictions(scored: str, jsonl_path: str, max_tokens: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One pass over the sorted prediction shards: predictions.jsonl in benchmark order, the
+    report's counts, and a histogram of completion lengths."""
+    from metamath.teacher.runner import iter_shard_rows
+
+    builder, width = ReportBuilder(), max(1, -(-max_tokens // HISTOGRAM_BINS))
+    counts, errors = [0] * (HISTOGRAM_BINS + 1), 0
+    rows = sorted_rows(scored)
+    Path(jsonl_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(jsonl_path, "w", encoding="utf-8") as handle:
         for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return path
+            handle.write(json.dumps(prediction_line(row), ensure_ascii=False) + "\n")
+            builder.add(Verdict(row["paper_answer"], row["paper_correct"], row["strict_answer"], row["strict_correct"]),
+                        row["subject"], row["level"])
+            counts[min(HISTOGRAM_BINS, row["completion_tokens"] // width)] += 1
+            errors += row["scoring_error"] is not None
+    report = builder.build()
+    report["scoring_errors"] = errors
+    return report, {"edges": [i * width for i in range(HISTOGRAM_BINS + 2)], "counts": counts}
+
+
+def sorted_rows(scored: str):
+    """Rows of shards written after a sort by `index`: the shards are ranges, read in order."""
+    import pyarrow.parquet as pq
+
+    from metamath.teacher.runner import shard_files
+
+    files = [f for f in shard_files(scored) if pq.ParquetFile(f).metadata.num_rows]
+    files.sort(key=lambda f: pq.ParquetFile(f).read_row_group(0, columns=["index"]).column(0)[0].as_py())
+    for path in files:
+        for batch in pq.ParquetFile(path).iter_batches():
+            yield from batch.to_pylist()
 
 
 def _pct(x: float) -> str:
@@ -54,7 +118,7 @@ def markdown_tables(reports: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_markdown(out: Path, run: dict[str, Any], reports: dict[str, Any], lengths: dict[str, list[int]]) -> Path:
+def write_markdown(out: Path, run: dict[str, Any], reports: dict[str, Any], lengths: dict[str, dict]) -> Path:
     images = [plots.accuracy_by(reports, "by_level", out / "accuracy_by_level.png"),
               plots.accuracy_by(reports, "by_subject", out / "accuracy_by_subject.png"),
               plots.completion_lengths(lengths, out / "completion_length.png"),

@@ -11,36 +11,52 @@ from metamath.data.benchmarks import Problem
 from metamath.scoring.verdicts import Verdict
 
 
-def _accuracy(verdicts: Sequence[Verdict]) -> dict[str, Any]:
-    n = len(verdicts)
-    paper = sum(v.paper_correct for v in verdicts)
-    strict = sum(v.strict_correct for v in verdicts)
-    return {
-        "n": n,
-        "paper": {"accuracy": paper / n if n else 0.0, "correct": paper},
-        "strict": {"accuracy": strict / n if n else 0.0, "correct": strict},
-    }
+class ReportBuilder:
+    """Counts for one benchmark's report, fed one verdict at a time (a stream of any length)."""
+
+    def __init__(self) -> None:
+        self.total = _Counts()
+        self.groups: dict[str, dict[str, _Counts]] = {"by_subject": defaultdict(_Counts), "by_level": defaultdict(_Counts)}
+        self.grouped = False
+        self.missing = {"paper": 0, "strict": 0}
+
+    def add(self, verdict: Verdict, subject: str | None = None, level: int | None = None) -> None:
+        self.total.add(verdict)
+        self.missing["paper"] += verdict.paper_answer is None
+        self.missing["strict"] += verdict.strict_answer is None
+        self.grouped = self.grouped or bool(subject)
+        self.groups["by_subject"]["unknown" if subject is None else str(subject)].add(verdict)
+        self.groups["by_level"]["unknown" if level is None else str(level)].add(verdict)
+
+    def build(self) -> dict[str, Any]:
+        """{n, paper: {accuracy, correct}, strict: {...}, missing_answer, [by_subject, by_level]}."""
+        report = {**self.total.to_dict(), "missing_answer": dict(self.missing)}
+        if self.grouped:
+            for name, groups in self.groups.items():
+                report[name] = {key: groups[key].to_dict() for key in sorted(groups)}
+        return report
 
 
-def _grouped(problems: Sequence[Problem], verdicts: Sequence[Verdict], attr: str) -> dict[str, Any]:
-    groups: dict[str, list[Verdict]] = defaultdict(list)
-    for problem, verdict in zip(problems, verdicts):
-        value = getattr(problem, attr)
-        groups["unknown" if value is None else str(value)].append(verdict)
-    return {key: _accuracy(groups[key]) for key in sorted(groups)}
+class _Counts:
+    def __init__(self) -> None:
+        self.n = self.paper = self.strict = 0
+
+    def add(self, verdict: Verdict) -> None:
+        self.n += 1
+        self.paper += bool(verdict.paper_correct)
+        self.strict += bool(verdict.strict_correct)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "paper": {"accuracy": self.paper / self.n if self.n else 0.0, "correct": self.paper},
+                "strict": {"accuracy": self.strict / self.n if self.n else 0.0, "correct": self.strict}}
 
 
 def benchmark_report(problems: Sequence[Problem], verdicts: Sequence[Verdict]) -> dict[str, Any]:
     """{n, paper: {accuracy}, strict: {accuracy}, missing_answer, [by_subject, by_level]}."""
-    report = _accuracy(verdicts)
-    report["missing_answer"] = {
-        "paper": sum(v.paper_answer is None for v in verdicts),
-        "strict": sum(v.strict_answer is None for v in verdicts),
-    }
-    if any(p.subject for p in problems):
-        report["by_subject"] = _grouped(problems, verdicts, "subject")
-        report["by_level"] = _grouped(problems, verdicts, "level")
-    return report
+    builder = ReportBuilder()
+    for problem, verdict in zip(problems, verdicts):
+        builder.add(verdict, problem.subject, problem.level)
+    return builder.build()
 
 
 def write_report(out_dir: str | Path, reports: dict[str, Any]) -> Path:

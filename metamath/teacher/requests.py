@@ -20,14 +20,35 @@ def sampling_params(cfg: TeacherConfig) -> dict[str, Any]:
     return params
 
 
-def request_key(cfg: TeacherConfig, messages_json: str, sample_index: int) -> str:
-    """Content key of one sample: backend, model, the full request, the sample index."""
-    payload = json.dumps(
+def _prompt_payload(cfg: TeacherConfig, messages_json: str) -> str:
+    """The request's canonical JSON without a sample index: backend, model, messages, params."""
+    return json.dumps(
         {"backend": cfg.backend, "model": cfg.model, "messages": json.loads(messages_json),
-         "params": sampling_params(cfg), "sample_index": sample_index},
+         "params": sampling_params(cfg)},
         sort_keys=True, ensure_ascii=False,
     )
-    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def prompt_key(cfg: TeacherConfig, messages_json: str) -> str:
+    """Shared by every sample of one prompt: the store is looked up by it."""
+    return hashlib.sha256(_prompt_payload(cfg, messages_json).encode()).hexdigest()
+
+
+def sample_keys(cfg: TeacherConfig, messages_json: str, indices: list[int]) -> list[str]:
+    """Content key of each sample: the prompt payload with `"sample_index": i` added. With sorted
+    keys `sample_index` comes last, so one hash of the common prefix serves every sample."""
+    prefix = hashlib.sha256(_prompt_payload(cfg, messages_json)[:-1].encode())
+    keys = []
+    for index in indices:
+        digest = prefix.copy()
+        digest.update(f', "sample_index": {index}}}'.encode())
+        keys.append(digest.hexdigest())
+    return keys
+
+
+def request_key(cfg: TeacherConfig, messages_json: str, sample_index: int) -> str:
+    """Content key of one sample: backend, model, the full request, the sample index."""
+    return sample_keys(cfg, messages_json, [sample_index])[0]
 
 
 @dataclass
@@ -38,6 +59,7 @@ class RequestGroup:
     keys: list[str]
     sample_indices: list[int]
     meta: str = "{}"  # JSON
+    prompt_key: str = ""
 
     def to_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,8 +69,8 @@ def make_group(cfg: TeacherConfig, messages: list[dict[str, str]], samples: int,
                first_index: int = 0) -> RequestGroup:
     messages_json = json.dumps(messages, ensure_ascii=False)
     indices = list(range(first_index, first_index + samples))
-    keys = [request_key(cfg, messages_json, i) for i in indices]
-    return RequestGroup(messages_json, keys, indices, json.dumps(meta, ensure_ascii=False))
+    return RequestGroup(messages_json, sample_keys(cfg, messages_json, indices), indices,
+                        json.dumps(meta, ensure_ascii=False), prompt_key(cfg, messages_json))
 
 
 @dataclass

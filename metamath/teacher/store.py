@@ -1,10 +1,17 @@
-"""Responses stored as they arrive, under `<output_dir>/responses/`, on any pyarrow filesystem.
+"""The response store under `<output_dir>/responses/`, on any pyarrow filesystem: an append-only
+journal, compacted into Parquet segments.
 
-Each writer (one per worker process) appends JSON lines to its own file; local files are
-flushed after every response, so `kill -9` loses nothing that came back. Remote stores
-(s3://, gs://) have no append: they get a new part file every `remote_flush_rows` responses.
-Loading tolerates a torn last line. Only successful responses count as done; a failed
-sample is retried by the next run (it was never paid for a usable answer).
+Journal: each writer (one per worker process) appends JSON lines to its own `*.jsonl` file;
+local files are flushed after every line, so `kill -9` loses nothing that came back. Remote
+stores (s3://, gs://) have no append: they get a new part file every `remote_flush_rows` lines.
+A line is a response (a TeacherResponse row with its prompt key) or a verdict (`kind: verdict`,
+the check of a solve against its gold). Reading skips a torn last line.
+
+Compaction folds the journal files into one Parquet segment, then records, in one atomic
+rewrite of MANIFEST.json, the new segment and the journal files it holds; those files are
+deleted afterwards. A crash at any point leaves every line readable exactly once: before the
+manifest names the segment the journal files count, after it the segment does and the listed
+journal files are skipped until they are gone. The store is read as a Ray Dataset of segments.
 """
 
 from __future__ import annotations
@@ -12,11 +19,21 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from typing import Iterator
+from typing import Any, Iterator
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 from metamath.teacher.requests import TeacherResponse
+
+MANIFEST = "MANIFEST.json"
+SEGMENTS = "segments"
+STORE_SCHEMA = pa.schema([
+    ("prompt_key", pa.string()), ("key", pa.string()), ("kind", pa.string()), ("status", pa.string()),
+    ("reason", pa.string()), ("text", pa.string()), ("finish_reason", pa.string()),
+    ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()), ("check", pa.string()),
+    ("verdict", pa.string()), ("run", pa.string()),
+])
 
 
 def _filesystem(root: str) -> tuple[pafs.FileSystem, str, bool]:
@@ -27,17 +44,25 @@ def _filesystem(root: str) -> tuple[pafs.FileSystem, str, bool]:
 
 
 class StoreWriter:
-    def __init__(self, root: str, remote_flush_rows: int = 64) -> None:
+    def __init__(self, root: str, run: str = "", remote_flush_rows: int = 64) -> None:
         self.fs, self.path, self.local = _filesystem(root)
         self.fs.create_dir(self.path, recursive=True)
+        self.run = run
         self.name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.remote_flush_rows = remote_flush_rows
         self._buffer: list[str] = []
         self._part = 0
         self._handle = open(f"{self.path}/{self.name}.jsonl", "a", encoding="utf-8") if self.local else None
 
-    def append(self, response: TeacherResponse) -> None:
-        line = json.dumps(response.to_row(), ensure_ascii=False) + "\n"
+    def append(self, response: TeacherResponse, prompt_key: str = "") -> None:
+        self.write({**response.to_row(), "prompt_key": prompt_key, "run": self.run})
+
+    def append_verdict(self, key: str, prompt_key: str, check: str, verdict: str, reason: str | None) -> None:
+        self.write({"kind": "verdict", "key": key, "prompt_key": prompt_key, "check": check, "verdict": verdict,
+                    "reason": reason, "run": self.run})
+
+    def write(self, row: dict[str, Any]) -> None:
+        line = json.dumps(row, ensure_ascii=False) + "\n"
         if self._handle is not None:
             self._handle.write(line)
             self._handle.flush()
@@ -61,39 +86,162 @@ class StoreWriter:
             self._handle = None
 
 
-_PROCESS_WRITERS: dict[str, StoreWriter] = {}
+_PROCESS_WRITERS: dict[tuple[str, str], StoreWriter] = {}
 
 
-def process_writer(root: str) -> StoreWriter:
+def process_writer(root: str, run: str = "") -> StoreWriter:
     """One writer per store and worker process, for steps that Ray Data runs as tasks (a
     function is unpickled anew for every task; its writer must outlive them)."""
-    if root not in _PROCESS_WRITERS:
-        _PROCESS_WRITERS[root] = StoreWriter(root)
-    return _PROCESS_WRITERS[root]
+    if (root, run) not in _PROCESS_WRITERS:
+        _PROCESS_WRITERS[(root, run)] = StoreWriter(root, run)
+    return _PROCESS_WRITERS[(root, run)]
 
 
 def _lines(fs: pafs.FileSystem, path: str) -> Iterator[str]:
+    """Line by line: a journal file is never read into memory whole."""
+    import io
+
     with fs.open_input_stream(path) as stream:
-        yield from stream.read().decode("utf-8", errors="replace").splitlines()
+        for line in io.TextIOWrapper(stream, encoding="utf-8", errors="replace"):
+            yield line
+
+
+def store_row(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """A journal line as a row of STORE_SCHEMA, or None for a line that is no store row."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("key"), str):
+        return None
+    row = {name: raw.get(name) for name in STORE_SCHEMA.names}
+    row["kind"] = raw.get("kind") or "response"
+    row["prompt_key"] = raw.get("prompt_key") or ""
+    for name in ("prompt_tokens", "completion_tokens"):
+        row[name] = int(raw.get(name) or 0)
+    if row["kind"] == "response" and raw.get("status") not in ("ok", "failed"):
+        return None
+    return row
+
+
+def journal_rows(fs: pafs.FileSystem, path: str) -> Iterator[dict[str, Any]]:
+    for line in _lines(fs, path):
+        try:
+            row = store_row(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line torn by a kill
+        if row is not None:
+            yield row
+
+
+class Store:
+    """The layout of one store: manifest, segments, journal files."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.fs, self.path, self.local = _filesystem(root)
+
+    def manifest(self) -> dict[str, list[str]]:
+        info = self.fs.get_file_info(f"{self.path}/{MANIFEST}")
+        if info.type == pafs.FileType.NotFound:
+            return {"segments": [], "folded": []}
+        with self.fs.open_input_stream(info.path) as stream:
+            return json.loads(stream.read().decode())
+
+    def journal_files(self) -> list[str]:
+        """Journal files the manifest does not already hold."""
+        if self.fs.get_file_info(self.path).type == pafs.FileType.NotFound:
+            return []
+        folded = set(self.manifest()["folded"])
+        infos = self.fs.get_file_info(pafs.FileSelector(self.path, recursive=False))
+        return sorted(i.path for i in infos if i.base_name.endswith(".jsonl") and i.base_name not in folded)
+
+    def segment_paths(self) -> list[str]:
+        return [f"{self.path}/{SEGMENTS}/{name}" for name in self.manifest()["segments"]]
+
+    def uri(self, path: str) -> str:
+        """A path of this store as Ray Data reads it (a URI keeps its filesystem)."""
+        if "://" not in self.root or isinstance(self.fs, pafs.LocalFileSystem):
+            return path
+        scheme = self.root.split("://", 1)[0]
+        return f"{scheme}://{path}"
+
+    def _write_manifest(self, manifest: dict[str, list[str]]) -> None:
+        tmp = f"{self.path}/.{MANIFEST}.{uuid.uuid4().hex[:8]}"
+        with self.fs.open_output_stream(tmp) as out:
+            out.write(json.dumps(manifest, indent=1).encode())
+        self.fs.move(tmp, f"{self.path}/{MANIFEST}")  # a rename: readers see the old or the new one
+
+    def compact(self, batch_rows: int = 20000) -> int:
+        """Fold every journal file into one new segment; returns the rows folded."""
+        import pyarrow.parquet as pq
+
+        files = self.journal_files()
+        if not files:
+            return 0
+        self.fs.create_dir(f"{self.path}/{SEGMENTS}", recursive=True)
+        name = f"seg-{uuid.uuid4().hex[:12]}.parquet"
+        rows, batch = 0, []
+        with pq.ParquetWriter(f"{self.path}/{SEGMENTS}/{name}", STORE_SCHEMA, filesystem=self.fs) as writer:
+            for path in files:
+                for row in journal_rows(self.fs, path):
+                    batch.append(row)
+                    if len(batch) >= batch_rows:
+                        writer.write_table(pa.Table.from_pylist(batch, schema=STORE_SCHEMA))
+                        rows, batch = rows + len(batch), []
+            if batch:
+                writer.write_table(pa.Table.from_pylist(batch, schema=STORE_SCHEMA))
+                rows += len(batch)
+        manifest = self.manifest()
+        manifest["segments"].append(name)
+        manifest["folded"] = sorted(set(manifest["folded"]) | {p.rsplit("/", 1)[-1] for p in files})
+        self._write_manifest(manifest)
+        self._forget_folded(manifest)
+        return rows
+
+    def _forget_folded(self, manifest: dict[str, list[str]]) -> None:
+        """Delete journal files the manifest holds; then stop listing them."""
+        for base in manifest["folded"]:
+            try:
+                self.fs.delete_file(f"{self.path}/{base}")
+            except (FileNotFoundError, OSError):
+                pass
+        self._write_manifest({**manifest, "folded": []})
+
+    def dataset(self):
+        """The compacted store as a Ray Dataset (None when empty). Compact first."""
+        import ray
+
+        paths = [self.uri(p) for p in self.segment_paths()]
+        return ray.data.read_parquet(paths, schema=STORE_SCHEMA) if paths else None
+
+    def rows(self) -> int:
+        """Rows in the segments (from their footers: nothing is read)."""
+        import pyarrow.parquet as pq
+
+        return sum(pq.ParquetFile(p, filesystem=self.fs).metadata.num_rows for p in self.segment_paths())
+
+    def is_empty(self) -> bool:
+        return not self.segment_paths() and not self.journal_files()
 
 
 def load_responses(root: str) -> tuple[dict[str, TeacherResponse], int]:
-    """(key -> successful response, number of failed samples on record)."""
-    fs, path, _ = _filesystem(root)
-    if fs.get_file_info(path).type == pafs.FileType.NotFound:
-        return {}, 0
+    """(key -> successful response, failed samples on record), read in this process: for tests
+    and small tools. Jobs read the store as a dataset."""
+    import pyarrow.parquet as pq
+
+    store = Store(root)
     done: dict[str, TeacherResponse] = {}
-    failed_keys: set[str] = set()
-    for info in fs.get_file_info(pafs.FileSelector(path, recursive=False)):
-        if not info.base_name.endswith(".jsonl"):
-            continue
-        for line in _lines(fs, info.path):
-            try:
-                response = TeacherResponse.from_row(json.loads(line))
-            except (json.JSONDecodeError, TypeError, KeyError):
-                continue  # a line torn by a kill
-            if response.status == "ok":
-                done[response.key] = response
-            else:
-                failed_keys.add(response.key)
-    return done, len(failed_keys - done.keys())
+    failed: set[str] = set()
+
+    def take(row: dict[str, Any]) -> None:
+        if row["kind"] != "response":
+            return
+        if row["status"] == "ok":
+            done[row["key"]] = TeacherResponse.from_row(row)
+        else:
+            failed.add(row["key"])
+
+    for path in store.segment_paths():
+        for row in pq.read_table(path, filesystem=store.fs).to_pylist():
+            take(row)
+    for path in store.journal_files():
+        for row in journal_rows(store.fs, path):
+            take(row)
+    return done, len(failed - done.keys())

@@ -91,7 +91,8 @@ def engine_config(cfg: TeacherConfig, model_source: str, max_model_len: int = 40
 
 def expand_samples(group: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for key, index in zip(group["keys"], group["sample_indices"]):
-        yield {"key": key, "sample_index": int(index), "messages_json": group["messages"], "meta": group["meta"]}
+        yield {"key": key, "sample_index": int(index), "messages_json": group["messages"], "meta": group["meta"],
+               "prompt_key": group.get("prompt_key", ""), "fanout": group.get("fanout") or "{}"}
 
 
 def preprocess_row(row: dict[str, Any], cfg: TeacherConfig) -> dict[str, Any]:
@@ -116,18 +117,19 @@ def response_row(row: dict[str, Any], max_tokens: int | None = None) -> dict[str
     if response.text is None or row.get("__inference_error__"):
         response.status, response.reason, response.text = "failed", "engine_error", None
         response.finish_reason = None
-    return {**response.to_row(), "meta": row["meta"], "sample_index": int(row["sample_index"])}
+    return {**response.to_row(), "meta": row["meta"], "sample_index": int(row["sample_index"]),
+            "prompt_key": row.get("prompt_key", ""), "fanout": row.get("fanout") or "{}"}
 
 
-def store_responses(row: dict[str, Any], store_root: str, max_tokens: int) -> dict[str, Any]:
+def store_responses(row: dict[str, Any], store_root: str, run: str, max_tokens: int) -> dict[str, Any]:
     from metamath.teacher.store import process_writer
 
     out = response_row(row, max_tokens)
-    process_writer(store_root).append(TeacherResponse.from_row(out))
+    process_writer(store_root, run).append(TeacherResponse.from_row(out), out["prompt_key"])
     return out
 
 
-def build_vllm_processor(cfg: TeacherConfig, model_source: str, store_root: str, chat: bool = True,
+def build_vllm_processor(cfg: TeacherConfig, model_source: str, store_root: str, run: str = "", chat: bool = True,
                          max_model_len: int | None = None):
     """A ray.data.llm Processor: Dataset of expanded samples -> Dataset of response rows."""
     from ray.data.llm import build_processor
@@ -139,7 +141,7 @@ def build_vllm_processor(cfg: TeacherConfig, model_source: str, store_root: str,
 
     def run(samples):
         # Error rows skip a processor's postprocess, so every row is converted (and stored) after it.
-        return processor(samples).map(store_responses, fn_kwargs={"store_root": store_root, "max_tokens": cfg.max_tokens},
-                                      num_cpus=LIGHT_CPUS)
+        kwargs = {"store_root": store_root, "run": run, "max_tokens": cfg.max_tokens}
+        return processor(samples).map(store_responses, fn_kwargs=kwargs, num_cpus=LIGHT_CPUS)
 
     return run

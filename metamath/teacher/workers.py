@@ -22,8 +22,13 @@ def _out_rows(groups: list[dict], responses_by_key: dict[str, TeacherResponse]) 
     for group in groups:
         for key, index in zip(group["keys"], group["sample_indices"]):
             response = responses_by_key[key]
-            rows.append({**response.to_row(), "meta": group["meta"], "sample_index": int(index)})
+            rows.append({**response.to_row(), "meta": group["meta"], "sample_index": int(index),
+                         "prompt_key": group.get("prompt_key", ""), "fanout": group.get("fanout") or "{}"})
     return pd.DataFrame(rows)
+
+
+def _prompt_keys(groups: list[dict]) -> dict[str, str]:
+    return {key: group.get("prompt_key", "") for group in groups for key in group["keys"]}
 
 
 def _groups(batch: pd.DataFrame) -> list[dict]:
@@ -39,15 +44,20 @@ class OpenAIWorker:
     every call only submits its coroutines to the one event loop, where the runner, the permit
     client and the store writer live, so none of them is touched by two threads."""
 
-    def __init__(self, cfg: dict, limiter: Any, store_root: str) -> None:
+    def __init__(self, cfg: dict, limiter: Any, store_root: str, run: str = "") -> None:
         from metamath.teacher.openai_backend import LoopThread, OpenAIGroupRunner
 
-        self.store = StoreWriter(store_root)
+        self.store = StoreWriter(store_root, run)
         self.loop = LoopThread()
-        self.runner = OpenAIGroupRunner(TeacherConfig(**cfg), limiter, self.store.append)
+        self.runner = OpenAIGroupRunner(TeacherConfig(**cfg), limiter, self._store)
+        self.prompt_of: dict[str, str] = {}
+
+    def _store(self, response: TeacherResponse) -> None:
+        self.store.append(response, self.prompt_of.pop(response.key, ""))
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         groups = _groups(batch)
+        self.prompt_of.update(_prompt_keys(groups))
 
         async def run_all():
             return await asyncio.gather(*(self.runner.run_group(g["messages"], g["keys"]) for g in groups))
@@ -59,7 +69,7 @@ class OpenAIWorker:
 class HFWorker:
     """transformers generation in batches (the CPU dev mode): the same rows as the API."""
 
-    def __init__(self, cfg: dict, store_root: str, threads: int | None = None) -> None:
+    def __init__(self, cfg: dict, store_root: str, run: str = "", threads: int | None = None) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -74,7 +84,7 @@ class HFWorker:
         self.device = "cuda" if self.cfg.use_gpu else "cpu"
         dtype = torch.bfloat16 if self.cfg.use_gpu else torch.float32  # bf16 is ~4x slower on CPU
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device).eval()
-        self.store = StoreWriter(store_root)
+        self.store = StoreWriter(store_root, run)
 
     def _generate(self, prompts: list[str], seed: int, raw: bool) -> list[tuple[str, int, int, str]]:
         import torch
@@ -111,6 +121,7 @@ class HFWorker:
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         groups = _groups(batch)
+        prompt_of = _prompt_keys(groups)
         jobs = [(key, json.loads(g["messages"])) for g in groups for key in g["keys"]]
         responses: dict[str, TeacherResponse] = {}
         size = self.cfg.batch_size
@@ -125,6 +136,6 @@ class HFWorker:
             latency, now = time.monotonic() - started, time.time()
             for (key, _), (text, p_tok, c_tok, finish) in zip(chunk, outputs):
                 response = TeacherResponse(key, text, "ok", None, finish, p_tok, c_tok, latency_s=latency, finished_at=now)
-                self.store.append(response)
+                self.store.append(response, prompt_of[key])
                 responses[key] = response
         return _out_rows(groups, responses)

@@ -1,0 +1,190 @@
+"""The final MetaMathQA in Ray Data: the same rows as the in-memory `assemble()` (its reference),
+at any size. Verified rows are marked, never collected:
+
+1. dedup: rows are hash-bucketed by (query, response); in each bucket the first row in stable
+   order stays, the others are marked `duplicate`;
+2. decontamination: an actor holding the test-set n-gram index (shared with `ray.put`) marks
+   the rest that overlap a test question;
+3. subsampling: per type the `target` rows of smallest seeded hash rank stay (the cut ranks are
+   computed per type, eight numbers), the others are marked;
+4. the kept rows, and the original solutions when asked for, are sorted into the stable order
+   and written with Ray Data's Parquet writer; one task then joins the shards into
+   metamathqa.parquet and metamathqa.jsonl for users who expect one file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections import Counter, defaultdict
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import ray
+
+from metamath.augment.assemble import original_records, rank_cuts, sub_rank, test_set_index
+from metamath.config import AugmentConfig
+from metamath.records import RECORD_FIELDS, RECORD_TYPES
+from metamath.ray_utils import small_dataset
+from metamath.records.io import ARROW_SCHEMA
+from metamath.teacher.runner import union_all
+
+ORDER = ["part", "type_rank", "source_id", "query", "sample_index", "request_key"]
+KEPT = ""  # the `dropped` mark of a row that stays (an empty string groups and filters more simply than null)
+ROWS_PER_BUCKET = 50_000
+LIGHT_CPUS = 0.25
+
+
+def buckets_for(rows: int) -> int:
+    return max(1, min(256, -(-rows // ROWS_PER_BUCKET)))
+
+
+def add_keys(batch: pd.DataFrame, seed: int, buckets: int) -> pd.DataFrame:
+    """Order, dedup bucket and subsampling rank of each verified-correct row."""
+    rank = {t: i for i, t in enumerate(RECORD_TYPES)}
+    digests = [hashlib.sha256(f"{q}\x00{r}".encode()).hexdigest() for q, r in zip(batch["query"], batch["response"])]
+    out = batch[list(RECORD_FIELDS)].copy()
+    out["part"] = 0
+    out["type_rank"] = [rank[t] for t in out["type"]]
+    out["dup"] = digests
+    out["bucket"] = [int(d[:8], 16) % buckets for d in digests]
+    out["rank"] = [sub_rank(seed, t, k, q) for t, k, q in zip(out["type"], out["request_key"], out["query"])]
+    out["dropped"] = KEPT
+    return out
+
+
+def mark_duplicates(bucket: pd.DataFrame) -> pd.DataFrame:
+    """map_groups body over one bucket: of each (query, response) the first in stable order stays."""
+    ordered = bucket.sort_values(ORDER[1:], kind="stable")
+    first = ~ordered.duplicated("dup", keep="first")
+    ordered["dropped"] = [KEPT if keep else "duplicate" for keep in first]
+    return ordered
+
+
+class Decontaminate:
+    """Actor: the test-set n-gram index is loaded once (from the object store), then probed."""
+
+    def __init__(self, index_ref: Any) -> None:
+        self.index = ray.get(index_ref[0])
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        seen: dict[str, str | None] = {}  # many rows share a query (K samples of one question)
+        dropped = list(batch["dropped"])
+        for i, query in enumerate(batch["query"]):
+            if dropped[i] == KEPT:
+                if query not in seen:
+                    seen[query] = self.index.hit(query)
+                dropped[i] = f"contaminated:{seen[query]}" if seen[query] else KEPT
+        batch = batch.copy()
+        batch["dropped"] = dropped
+        return batch
+
+
+def kth_rank(group: pd.DataFrame, targets: dict[str, int]) -> pd.DataFrame:
+    kind = group["type"].iloc[0]
+    cuts = rank_cuts({kind: list(group["rank"])}, targets)
+    return pd.DataFrame({"type": [kind], "cut": [cuts.get(kind, -1)]})
+
+
+def mark_subsampled(batch: pd.DataFrame, cuts: dict[str, int]) -> pd.DataFrame:
+    batch = batch.copy()
+    over = [d == KEPT and t in cuts and r > cuts[t] for d, t, r in zip(batch["dropped"], batch["type"], batch["rank"])]
+    batch["dropped"] = [f"subsampled:{t}" if o else d for o, t, d in zip(over, batch["type"], batch["dropped"])]
+    return batch
+
+
+def _originals(problems: list, aug: AugmentConfig):
+    rows = [{**r.to_dict(), "part": 1, "type_rank": i} for i, r in enumerate(original_records(problems, aug.dataset))]
+    return small_dataset(rows) if rows else None
+
+
+def mark(correct, aug: AugmentConfig, rows: int, data_root: str | None):
+    """Every verified-correct row with `dropped` set to why it goes (KEPT: it stays); materialised."""
+    buckets = buckets_for(rows)
+    ds = correct.map_batches(add_keys, fn_kwargs={"seed": aug.seed, "buckets": buckets}, batch_format="pandas",
+                             num_cpus=LIGHT_CPUS)
+    ds = ds.groupby("bucket", num_partitions=max(2, buckets)).map_groups(mark_duplicates, batch_format="pandas",
+                                                                       num_cpus=LIGHT_CPUS)
+    if aug.decontaminate:
+        index_ref = [ray.put(test_set_index(aug.decontam_ngram, data_root))]  # in a list: not resolved early
+        ds = ds.map_batches(Decontaminate, fn_constructor_args=(index_ref,), batch_format="pandas",
+                            compute=ray.data.ActorPoolStrategy(size=1), num_cpus=LIGHT_CPUS)
+    ds = ds.materialize()
+    if aug.target_counts:
+        from ray.data.expressions import col
+
+        kept = ds.filter(expr=col("dropped") == KEPT).select_columns(["type", "rank"])
+        cut_rows = kept.groupby("type", num_partitions=2).map_groups(kth_rank, fn_kwargs={"targets": dict(aug.target_counts)},
+                                                   batch_format="pandas", num_cpus=LIGHT_CPUS).take_all()
+        cuts = {r["type"]: int(r["cut"]) for r in cut_rows if r["cut"] >= 0}
+        if cuts:
+            ds = ds.map_batches(mark_subsampled, fn_kwargs={"cuts": cuts}, batch_format="pandas",
+                                num_cpus=LIGHT_CPUS).materialize()
+    return ds
+
+
+def drop_tally(marked) -> tuple[dict[str, Counter], Counter, Counter]:
+    """(per type: step -> rows dropped, filter report reason -> rows, per type rows kept)."""
+    from metamath.teacher.runner import count_by
+
+    per_type: dict[str, Counter] = defaultdict(Counter)
+    report, kept = Counter(), Counter()
+    for (kind, reason), count in count_by(marked, ["type", "dropped"]).items():
+        if reason == KEPT:
+            kept[kind] += count
+            continue
+        report[reason] += count
+        per_type[kind][reason.split(":", 1)[0]] += count
+    return per_type, report, kept
+
+
+def write_final(marked, problems: list, aug: AugmentConfig, shards: str) -> None:
+    """The kept rows (`marked` may be None: no teacher row survived) and the originals, sorted."""
+    from ray.data.expressions import col
+
+    columns = list(RECORD_FIELDS) + ORDER[:2]
+    parts = [] if marked is None else [marked.filter(expr=col("dropped") == KEPT).select_columns(columns)]
+    originals = _originals(problems, aug) if aug.include_original else None
+    if originals is not None:
+        parts.append(originals.select_columns(columns))
+    if parts:
+        union_all(parts).sort(ORDER).write_parquet(shards, ray_remote_args={"num_cpus": LIGHT_CPUS})
+
+
+@ray.remote(num_cpus=LIGHT_CPUS)
+def join_shards(shards: str, parquet_path: str, jsonl_path: str) -> int:
+    """The sorted shards, in order, into one Parquet file and one JSONL file (one shard at a time)."""
+    import pyarrow.parquet as pq
+
+    from metamath.teacher.runner import shard_files
+
+    from metamath.teacher.store import _filesystem
+
+    fs, _, _ = _filesystem(shards)
+    files = sorted((f for f in shard_files(shards) if pq.ParquetFile(f, filesystem=fs).metadata.num_rows),
+                   key=lambda f: _first_key(f, fs))  # sorted shards are ranges of the order: put them in sequence
+    rows = 0
+    out_fs, parquet_inner, _ = _filesystem(parquet_path)
+    _, jsonl_inner, _ = _filesystem(jsonl_path)
+    with pq.ParquetWriter(parquet_inner, ARROW_SCHEMA, filesystem=out_fs) as writer, \
+            out_fs.open_output_stream(jsonl_inner) as raw:
+        out = io.TextIOWrapper(raw, encoding="utf-8")
+        for path in files:
+            table = pq.read_table(path, columns=list(RECORD_FIELDS), filesystem=fs).cast(ARROW_SCHEMA)
+            writer.write_table(table)
+            for row in table.to_pylist():
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            rows += table.num_rows
+        if not files:
+            writer.write_table(pa.Table.from_pylist([], schema=ARROW_SCHEMA))
+        out.flush()
+    return rows
+
+
+def _first_key(path: str, fs) -> tuple:
+    import pyarrow.parquet as pq
+
+    first = pq.ParquetFile(path, filesystem=fs).read_row_group(0, columns=ORDER).slice(0, 1).to_pylist()[0]
+    return tuple(first[k] for k in ORDER)

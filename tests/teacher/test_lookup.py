@@ -1,0 +1,48 @@
+"""The store lookup for one prompt: what is on file, what to send, who gets a shared reply."""
+
+import json
+
+import pandas as pd
+
+from metamath.teacher.lookup import cached_samples, pending_group, resolve
+
+
+def ask(meta, keys, first=0):
+    return json.dumps({"prompt_key": "p", "messages": "[]", "keys": keys,
+                       "sample_indices": list(range(first, first + len(keys))), "meta": json.dumps(meta)})
+
+
+def have(key, status="ok", **extra):
+    return json.dumps({"prompt_key": "p", "key": key, "kind": "response", "status": status, "text": f"t-{key}",
+                       "finish_reason": "stop", "prompt_tokens": 5, "completion_tokens": 7, **extra})
+
+
+def verdict(key, check, value):
+    return json.dumps({"prompt_key": "p", "key": key, "kind": "verdict", "check": check, "verdict": value,
+                       "reason": None if value == "correct" else "wrong_answer"})
+
+
+def frame(asks, haves):
+    return pd.DataFrame({"prompt_key": ["p"] * (len(asks) + len(haves)), "ask": asks + [None] * len(haves),
+                         "have": [None] * len(asks) + haves})
+
+
+def test_stored_samples_are_served_with_their_verdicts_and_the_rest_is_pending():
+    out = resolve(frame([ask({"id": 1}, ["k0", "k1", "k2"])],
+                        [have("k0"), have("k1", status="failed"), verdict("k0", "c1", "correct")]))
+    (row,) = out.to_dict("records")
+    assert row["pending_keys"] == ["k1", "k2"] and row["pending_indices"] == [1, 2]  # a failure is retried
+    (sample,) = list(cached_samples(row))
+    assert sample["key"] == "k0" and sample["cached"] and sample["text"] == "t-k0" and sample["sample_index"] == 0
+    assert json.loads(sample["verdicts"]) == {"c1": ["correct", None]}
+    group = pending_group(row)
+    assert group["keys"] == ["k1", "k2"] and group["sample_indices"] == [1, 2] and group["fanout"] == "{}"
+
+
+def test_a_key_two_groups_ask_for_is_sent_by_one_and_fanned_out_to_the_other():
+    out = resolve(frame([ask({"id": "b"}, ["k0", "k1"]), ask({"id": "a"}, ["k0", "k1"])], []))
+    rows = sorted(out.to_dict("records"), key=lambda r: r["meta"])
+    owner, other = rows
+    assert json.loads(owner["meta"])["id"] == "a" and owner["pending_keys"] == ["k0", "k1"]
+    assert other["pending_keys"] == [] and other["n_pending"] == 0
+    assert json.loads(owner["fanout"]) == {"k0": [other["meta"]], "k1": [other["meta"]]}
