@@ -7,8 +7,8 @@ at any size. Verified rows are marked, never collected:
    the rest that overlap a test question;
 3. subsampling: per type the `target` rows of smallest seeded hash rank stay (the cut ranks are
    computed per type, eight numbers), the others are marked;
-4. the kept rows, and the original solutions when asked for, are sorted into the stable order
-   and written with Ray Data's Parquet writer; one task then joins the shards into
+4. the kept rows, and the original solutions when asked for, are written with Ray Data's
+   Parquet writer; one task then sorts each shard and merges them in the stable order into
    metamathqa.parquet and metamathqa.jsonl for users who expect one file.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 from collections import Counter, defaultdict
 from typing import Any
@@ -27,14 +28,14 @@ import ray
 from metamath.augment.assemble import original_records, rank_cuts, sub_rank, test_set_index
 from metamath.config import AugmentConfig
 from metamath.records import RECORD_FIELDS, RECORD_TYPES
-from metamath.ray_utils import small_dataset
+from metamath.ray_utils import LIGHT_CPUS, small_dataset
+from metamath.shuffle import hash_shuffle
 from metamath.records.io import ARROW_SCHEMA
 from metamath.teacher.runner import union_all
 
 ORDER = ["part", "type_rank", "source_id", "query", "sample_index", "request_key"]
 KEPT = ""  # the `dropped` mark of a row that stays (an empty string groups and filters more simply than null)
 ROWS_PER_BUCKET = 50_000
-LIGHT_CPUS = 0.25
 
 
 def buckets_for(rows: int) -> int:
@@ -82,10 +83,11 @@ class Decontaminate:
         return batch
 
 
-def kth_rank(group: pd.DataFrame, targets: dict[str, int]) -> pd.DataFrame:
-    kind = group["type"].iloc[0]
-    cuts = rank_cuts({kind: list(group["rank"])}, targets)
-    return pd.DataFrame({"type": [kind], "cut": [cuts.get(kind, -1)]})
+def kth_rank(rows: pd.DataFrame, targets: dict[str, int]) -> pd.DataFrame:
+    """Shuffle body over whole types: per type, the largest rank that stays (-1: no cut)."""
+    cuts = rank_cuts({kind: list(group["rank"]) for kind, group in rows.groupby("type")}, targets)
+    kinds = sorted(set(rows["type"]))
+    return pd.DataFrame({"type": kinds, "cut": [cuts.get(kind, -1) for kind in kinds]})
 
 
 def mark_subsampled(batch: pd.DataFrame, cuts: dict[str, int]) -> pd.DataFrame:
@@ -105,8 +107,7 @@ def mark(correct, aug: AugmentConfig, rows: int, data_root: str | None):
     buckets = buckets_for(rows)
     ds = correct.map_batches(add_keys, fn_kwargs={"seed": aug.seed, "buckets": buckets}, batch_format="pandas",
                              num_cpus=LIGHT_CPUS)
-    ds = ds.groupby("bucket", num_partitions=max(2, buckets)).map_groups(mark_duplicates, batch_format="pandas",
-                                                                       num_cpus=LIGHT_CPUS)
+    ds = hash_shuffle(ds, "bucket", buckets, mark_duplicates)
     if aug.decontaminate:
         index_ref = [ray.put(test_set_index(aug.decontam_ngram, data_root))]  # in a list: not resolved early
         ds = ds.map_batches(Decontaminate, fn_constructor_args=(index_ref,), batch_format="pandas",
@@ -115,10 +116,11 @@ def mark(correct, aug: AugmentConfig, rows: int, data_root: str | None):
     if aug.target_counts:
         from ray.data.expressions import col
 
-        kept = ds.filter(expr=col("dropped") == KEPT).select_columns(["type", "rank"])
-        cut_rows = kept.groupby("type", num_partitions=2).map_groups(kth_rank, fn_kwargs={"targets": dict(aug.target_counts)},
-                                                   batch_format="pandas", num_cpus=LIGHT_CPUS).take_all()
-        cuts = {r["type"]: int(r["cut"]) for r in cut_rows if r["cut"] >= 0}
+        kept = ds.filter(expr=col("dropped") == KEPT).select_columns(["type", "type_rank", "rank"])
+        cut_rows = hash_shuffle(kept, "type_rank", len(RECORD_TYPES), kth_rank,
+                                {"targets": dict(aug.target_counts)})
+        cuts = {r["type"]: int(r["cut"]) for r in (cut_rows.take_all() if cut_rows is not None else [])
+                if r["cut"] >= 0}
         if cuts:
             ds = ds.map_batches(mark_subsampled, fn_kwargs={"cuts": cuts}, batch_format="pandas",
                                 num_cpus=LIGHT_CPUS).materialize()
@@ -141,7 +143,9 @@ def drop_tally(marked) -> tuple[dict[str, Counter], Counter, Counter]:
 
 
 def write_final(marked, problems: list, aug: AugmentConfig, shards: str) -> None:
-    """The kept rows (`marked` may be None: no teacher row survived) and the originals, sorted."""
+    """The kept rows (`marked` may be None: no teacher row survived) and the originals, with
+    their sort keys, as shards in any order (Ray Data's global sort cost 5-6 s of fixed shuffle
+    here; `join_shards` orders the rows as it joins them)."""
     from ray.data.expressions import col
 
     columns = list(RECORD_FIELDS) + ORDER[:2]
@@ -150,41 +154,59 @@ def write_final(marked, problems: list, aug: AugmentConfig, shards: str) -> None
     if originals is not None:
         parts.append(originals.select_columns(columns))
     if parts:
-        union_all(parts).sort(ORDER).write_parquet(shards, ray_remote_args={"num_cpus": LIGHT_CPUS})
+        union_all(parts).write_parquet(shards, ray_remote_args={"num_cpus": LIGHT_CPUS})
+
+
+def _order_key(row: dict[str, Any]) -> tuple:
+    return tuple(row[k] for k in ORDER)
+
+
+def _sorted_run(path: str, fs, scratch: str) -> str:
+    """One shard sorted into a scratch file (a shard is one write task's rows: it fits)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=list(RECORD_FIELDS) + ORDER[:2], filesystem=fs)
+    out = f"{scratch}/{path.rsplit('/', 1)[-1]}"
+    pq.write_table(table.sort_by([(k, "ascending") for k in ORDER]), out, filesystem=fs)
+    return out
+
+
+def _run_rows(path: str, fs) -> Any:
+    import pyarrow.parquet as pq
+
+    for batch in pq.ParquetFile(path, filesystem=fs).iter_batches(batch_size=4096):
+        yield from batch.to_pylist()
 
 
 @ray.remote(num_cpus=LIGHT_CPUS)
 def join_shards(shards: str, parquet_path: str, jsonl_path: str) -> int:
-    """The sorted shards, in order, into one Parquet file and one JSONL file (one shard at a time)."""
+    """Every shard sorted on its own, then merged in the stable order into one Parquet file and
+    one JSONL file, a few thousand rows at a time."""
+    import heapq
+
     import pyarrow.parquet as pq
 
-    from metamath.teacher.runner import shard_files
-
+    from metamath.teacher.runner import clear_folder, shard_files
     from metamath.teacher.store import _filesystem
 
     fs, _, _ = _filesystem(shards)
-    files = sorted((f for f in shard_files(shards) if pq.ParquetFile(f, filesystem=fs).metadata.num_rows),
-                   key=lambda f: _first_key(f, fs))  # sorted shards are ranges of the order: put them in sequence
-    rows = 0
+    scratch = f"{shards.rstrip('/')}-sorted"
+    clear_folder(scratch)
+    runs = [_sorted_run(f, fs, _filesystem(scratch)[1]) for f in shard_files(shards)
+            if pq.ParquetFile(f, filesystem=fs).metadata.num_rows]
+    merged = heapq.merge(*(_run_rows(r, fs) for r in runs), key=_order_key)
     out_fs, parquet_inner, _ = _filesystem(parquet_path)
     _, jsonl_inner, _ = _filesystem(jsonl_path)
+    rows = 0
     with pq.ParquetWriter(parquet_inner, ARROW_SCHEMA, filesystem=out_fs) as writer, \
             out_fs.open_output_stream(jsonl_inner) as raw:
         out = io.TextIOWrapper(raw, encoding="utf-8")
-        for path in files:
-            table = pq.read_table(path, columns=list(RECORD_FIELDS), filesystem=fs).cast(ARROW_SCHEMA)
-            writer.write_table(table)
-            for row in table.to_pylist():
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            rows += table.num_rows
-        if not files:
+        while chunk := [{k: row[k] for k in RECORD_FIELDS} for row in itertools.islice(merged, 4096)]:
+            writer.write_table(pa.Table.from_pylist(chunk, schema=ARROW_SCHEMA))
+            out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in chunk)
+            rows += len(chunk)
+        if not rows:
             writer.write_table(pa.Table.from_pylist([], schema=ARROW_SCHEMA))
         out.flush()
+    fs.delete_dir(_filesystem(scratch)[1])
     return rows
-
-
-def _first_key(path: str, fs) -> tuple:
-    import pyarrow.parquet as pq
-
-    first = pq.ParquetFile(path, filesystem=fs).read_row_group(0, columns=ORDER).slice(0, 1).to_pylist()[0]
-    return tuple(first[k] for k in ORDER)

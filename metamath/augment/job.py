@@ -3,8 +3,8 @@ metamathqa.{jsonl,parquet}; the driver keeps counters only.
 
     questions -> round 1 groups -> [store lookup] -> teacher -> work/round1/  (one row per sample)
     work/round1 asks -> round 2 groups -> [store lookup] -> teacher -> work/round2/
-    work/round1 solves + work/round2 -> verify (stored verdicts reused) -> work/verified/
-    work/verified correct -> dedup, decontaminate, subsample -> sorted shards -> the two files
+    work/round1 solves + work/round2 -> verify (stored verdicts reused) -> object store
+    verified correct -> dedup, decontaminate, subsample -> sorted shards -> the two files
 
 Every response and verdict is journaled in `responses/` as it arrives; the journal is compacted
 into Parquet between rounds and at the end. Re-running the command resumes: only samples without
@@ -31,48 +31,51 @@ from metamath.ray_utils import small_dataset
 from metamath.records import record_type
 from metamath.teacher.runner import LIGHT_CPUS, Round, clear_folder, count_by, read_shards, run_round, union_all
 from metamath.teacher.store import Store
+from metamath.timing import StageClock
 
 
 def _join(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *parts])
 
 
-def _rounds(questions, ctx: AugmentContext, store: str, work: str, run_id: str) -> tuple[list[Round], Counter]:
+def _rounds(questions, ctx: AugmentContext, store: str, work: str, run_id: str,
+            clock: StageClock) -> tuple[list[Round], Counter]:
     """Both teacher rounds; returns them with the pre-teacher drops (method, reason) -> rows."""
     from ray.data.expressions import col
 
     teacher = ctx.teacher
-    first = run_round(questions.flat_map(round1_groups, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS), teacher, store,
-                      _join(work, "round1"), "round 1 (solve, rephrase, rewrite)", f"{run_id}:round1")
-    drops = count_by(questions.flat_map(round1_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
+    with clock.stage("round 1"):
+        first = run_round(questions.flat_map(round1_groups, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS), teacher,
+                          store, _join(work, "round1"), "round 1 (solve, rephrase, rewrite)", f"{run_id}:round1")
+        drops = count_by(questions.flat_map(round1_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
                          ["method", "reason"])
-    asks = read_shards(first.path)
-    asks = asks.filter(expr=col("stage") != "solve") if asks is not None else None
-    second_groups = asks.flat_map(round2_groups, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS) if asks else None
-    second = run_round(second_groups, teacher, store, _join(work, "round2"), "round 2 (solve rephrased, SV)",
-                       f"{run_id}:round2")
-    if asks is not None:
-        drops += count_by(asks.flat_map(round2_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
+    with clock.stage("round 2"):
+        # Round 2 builds on round 1's rephrasings and rewrites; AnsAug alone asks for none.
+        asks = read_shards(first.path) if any(s != "solve" for s in first.stages) else None
+        asks = asks.filter(expr=col("stage") != "solve") if asks is not None else None
+        second_groups = asks.flat_map(round2_groups, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS) if asks else None
+        second = run_round(second_groups, teacher, store, _join(work, "round2"), "round 2 (solve rephrased, SV)",
+                           f"{run_id}:round2")
+        if asks is not None:
+            drops += count_by(asks.flat_map(round2_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
                               ["method", "reason"])
     return [first, second], drops
 
 
-def _verify(rounds: list[Round], ctx: AugmentContext, store: str, work: str, run_id: str):
-    """Every solve judged (or its stored verdict reused) into work/verified; returns its shards."""
+def _verify(rounds: list[Round], ctx: AugmentContext, store: str, run_id: str):
+    """Every solve judged (or its stored verdict reused); materialised in the object store (it
+    spills to disk when large), since the tallies and the assembly both read it."""
     from ray.data.expressions import col
 
     first = read_shards(rounds[0].path)
     parts = [p for p in (first.filter(expr=col("stage") == "solve") if first is not None else None,
                          read_shards(rounds[1].path)) if p is not None]
-    out = _join(work, "verified")
-    clear_folder(out)
-    if parts:
-        solves = union_all(parts)
-        kwargs = {"dataset": ctx.dataset, "teacher_model": ctx.teacher.model, "store_root": store,
-                  "run": f"{run_id}:verify"}
-        solves.map_batches(verify_batch, fn_kwargs=kwargs, batch_format="pyarrow", batch_size=256,
-                           num_cpus=0.5).write_parquet(out, ray_remote_args={"num_cpus": LIGHT_CPUS})
-    return read_shards(out)
+    if not parts:
+        return None
+    kwargs = {"dataset": ctx.dataset, "teacher_model": ctx.teacher.model, "store_root": store,
+              "run": f"{run_id}:verify"}
+    return union_all(parts).map_batches(verify_batch, fn_kwargs=kwargs, batch_format="pyarrow", batch_size=1024,
+                                        num_cpus=0.5).materialize()
 
 
 def run_augment(cfg: MetaMathConfig) -> dict[str, Any]:
@@ -93,14 +96,19 @@ def run_augment(cfg: MetaMathConfig) -> dict[str, Any]:
     store, work = _join(out, "responses"), _join(out, "work")
     ctx = AugmentContext(aug, teacher, select_solve_shots(train.problems, aug.seed))
     # Questions are few (thousands) beside the samples (millions): they may come from the driver.
+    clock = StageClock()
     questions = small_dataset([p.to_dict() for p in problems])
-    rounds, pre_drops = _rounds(questions, ctx, store, work, run_id)
-    verified = _verify(rounds, ctx, store, work, run_id)
-    verdicts = [{"type": t, "verdict": v, "reason": r, "count": n}
-                for (t, v, r), n in count_by(verified, ["type", "verdict", "reason"]).items()]
-    Store(store).compact()  # the run's verdicts and last responses join the Parquet segments
-    filter_drops, report, kept = _assemble(verified, aug, problems, cfg.data.root, out, verdicts)
-    driver = {"ray_up_at": ray_up, "ray_start_s": round(ray_up - before_ray, 2), "peak_rss_mb": peak_rss_mb()}
+    rounds, pre_drops = _rounds(questions, ctx, store, work, run_id, clock)
+    with clock.stage("verify"):
+        verified = _verify(rounds, ctx, store, run_id)
+        tally = count_by(verified, ["type", "verdict", "reason"]) if verified is not None else {}
+        verdicts = [{"type": t, "verdict": v, "reason": r, "count": n} for (t, v, r), n in tally.items()]
+    with clock.stage("compact store"):
+        Store(store).compact()  # the run's verdicts and last responses join the Parquet segments
+    with clock.stage("assemble"):
+        filter_drops, report, kept = _assemble(verified, aug, problems, cfg.data.root, out, verdicts)
+    driver = {"ray_up_at": ray_up, "ray_start_s": round(ray_up - before_ray, 2), "peak_rss_mb": peak_rss_mb(),
+              "stages_s": clock.seconds}
     return _write_stats(cfg, rounds, verdicts, pre_drops, filter_drops, report, kept, len(problems), train,
                         started, driver)
 

@@ -56,10 +56,11 @@ def record_of(row: dict[str, Any], meta: dict[str, Any], dataset: str, teacher_m
     )
 
 
-def check(row: dict[str, Any], dataset: str, teacher_model: str, stored: list | None = None) -> dict[str, Any]:
+def check(row: dict[str, Any], dataset: str, teacher_model: str, stored: list | None = None,
+          meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """One solve row -> {type, method, verdict, reason, cached_verdict, record?}. `stored` is this
     response's verdict on file for the same check, if any: then nothing is judged again."""
-    meta = json.loads(row["meta"])
+    meta = meta if meta is not None else json.loads(row["meta"])
     out = {"type": record_type(dataset, meta["method"]), "method": meta["method"], "verdict": "dropped",
            "record": None, "cached_verdict": stored is not None}
     if row["status"] != "ok":
@@ -81,7 +82,7 @@ def verify_batch(batch: pa.Table, dataset: str, teacher_model: str, store_root: 
         meta = json.loads(row["meta"])
         check_of = check_id(dataset, meta)
         stored = json.loads(row.get("verdicts") or "{}").get(check_of)
-        result = check(row, dataset, teacher_model, stored)
+        result = check(row, dataset, teacher_model, stored, meta)
         if store_root and stored is None and row["status"] == "ok":
             process_writer(store_root, run).append_verdict(row["key"], row.get("prompt_key") or "", check_of,
                                                            result["verdict"], result["reason"])

@@ -1,7 +1,7 @@
 """Which samples of a round the store already holds, decided next to the requests.
 
-A round's request groups and the compacted store are shuffled together by prompt key (one Ray
-Data groupby), so each prompt sees every group that asks for it and every stored response and
+A round's request groups and the compacted store are shuffled together by prompt key (a hash
+shuffle of Ray tasks), so each prompt sees every group that asks for it and every stored response and
 verdict for it, and nothing else. Out comes one row per asking group: the samples on file (with
 their stored verdicts), and the samples still to send. A sample key asked for by several groups
 (the same prompt twice: duplicate benchmark items, a rephrasing equal to another question) is
@@ -16,38 +16,53 @@ from typing import Any, Iterator
 import pandas as pd
 import pyarrow as pa
 
+from metamath.teacher.store import STORE_SCHEMA
+
+HAVE_COLUMNS = [f for f in STORE_SCHEMA if f.name not in ("prompt_key", "run")]
+
+
 def bucket_of(prompt_key: str, buckets: int) -> int:
     return int(prompt_key[:8], 16) % buckets
 
 
-TAGGED = pa.schema([("bucket", pa.int64()), ("prompt_key", pa.string()), ("ask", pa.string()), ("have", pa.string())])
+# Both sides of the shuffle share one schema: the bucket and prompt key, then a request group
+# (`ask`, as JSON: groups are few) or a store row in its own columns (responses are many: JSON
+# for each cost more than the whole rest of a cached lookup).
+TAGGED = pa.schema([("bucket", pa.int64()), ("prompt_key", pa.string()), ("ask", pa.string()), *HAVE_COLUMNS])
 
 
 def tag_groups(batch: pd.DataFrame, buckets: int) -> pa.Table:
-    """Both sides of the shuffle share one schema: a bucket of prompt keys, the prompt key, and
-    a group (ask) or a store row (have) as JSON. A bucket holds many prompts: one UDF call per
-    bucket, not per prompt (Ray Data calls `map_groups` once per group)."""
     asks = [json.dumps({k: _plain(v) for k, v in g.items()}, ensure_ascii=False) for g in batch.to_dict("records")]
-    return _tagged(batch["prompt_key"], asks, None, buckets)
+    keys = list(batch["prompt_key"])
+    blank = pa.nulls(len(keys))
+    columns = {"bucket": [bucket_of(k, buckets) for k in keys], "prompt_key": keys, "ask": asks}
+    return pa.table({**columns, **{f.name: blank.cast(f.type) for f in HAVE_COLUMNS}}, schema=TAGGED)
 
 
-def tag_store(batch: pd.DataFrame, buckets: int) -> pa.Table:
-    haves = [json.dumps({k: _plain(v) for k, v in r.items()}, ensure_ascii=False) for r in batch.to_dict("records")]
-    return _tagged(batch["prompt_key"], None, haves, buckets)
+def tag_store(batch: pa.Table, buckets: int) -> pa.Table:
+    keys = batch["prompt_key"].to_pylist()
+    columns = {"bucket": [bucket_of(k, buckets) for k in keys], "prompt_key": keys, "ask": pa.nulls(len(keys), pa.string())}
+    return pa.table({**columns, **{f.name: batch[f.name] for f in HAVE_COLUMNS}}, schema=TAGGED)
 
 
-def _tagged(keys, asks: list | None, haves: list | None, buckets: int) -> pa.Table:
-    keys = list(keys)
-    blank = [None] * len(keys)
-    return pa.table({"bucket": [bucket_of(k, buckets) for k in keys], "prompt_key": keys,
-                     "ask": asks if asks is not None else blank, "have": haves if haves is not None else blank},
-                    schema=TAGGED)
+def resolve_bucket(bucket: pa.Table) -> pd.DataFrame:
+    """Shuffle body for one bucket: every prompt in it resolved (one frame for the bucket: a
+    frame per prompt cost ~1 ms each, 7 s for GSM8K's 7.5K questions)."""
+    by_prompt: dict[str, tuple[list, list]] = {}
+    for key, ask, have in zip(bucket["prompt_key"].to_pylist(), bucket["ask"].to_pylist(), _haves(bucket)):
+        asks, haves = by_prompt.setdefault(key, ([], []))
+        if isinstance(ask, str):
+            asks.append(json.loads(ask))
+        else:
+            haves.append(have)
+    return pd.DataFrame([row for asks, haves in by_prompt.values() for row in resolve_prompt(asks, haves)])
 
 
-def resolve_bucket(bucket: pd.DataFrame) -> pd.DataFrame:
-    """`map_groups` body for one bucket: every prompt in it resolved."""
-    parts = [resolve(group) for _, group in bucket.groupby("prompt_key", sort=False)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+def _haves(table: pa.Table) -> Iterator[dict[str, Any]]:
+    """The store columns of each row (Arrow to Python column by column: 4x faster than pandas)."""
+    names = [f.name for f in HAVE_COLUMNS]
+    for values in zip(*(table[name].to_pylist() for name in names)):
+        yield dict(zip(names, values))
 
 
 def _plain(value: Any) -> Any:
@@ -70,16 +85,23 @@ def _on_file(haves: list[dict]) -> tuple[dict[str, dict], dict[str, dict[str, li
 
 
 def resolve(group: pd.DataFrame) -> pd.DataFrame:
-    """`map_groups` body for one prompt key: one row per asking group."""
-    asks = sorted((json.loads(a) for a in group["ask"] if isinstance(a, str)), key=lambda a: a["meta"])
-    on_file, verdicts = _on_file([json.loads(h) for h in group["have"] if isinstance(h, str)])
+    """One prompt key's rows (TAGGED) -> one row per asking group."""
+    table = pa.Table.from_pandas(group, preserve_index=False)
+    asks = [json.loads(a) for a in table["ask"].to_pylist() if isinstance(a, str)]
+    haves = [h for a, h in zip(table["ask"].to_pylist(), _haves(table)) if not isinstance(a, str)]
+    return pd.DataFrame(resolve_prompt(asks, haves))
+
+
+def resolve_prompt(asks: list[dict], haves: list[dict]) -> list[dict]:
+    """The groups asking for one prompt, against what the store holds for it."""
+    on_file, verdicts = _on_file(haves)
     owner: dict[str, dict] = {}  # pending key -> the row of the ask that sends it
     out = []
-    for ask in asks:
+    for ask in sorted(asks, key=lambda a: a["meta"]):
         row = {**ask, "pending_keys": [], "pending_indices": [], "cached": [], "fanout": {}, "n_cached": 0}
         for key, index in zip(ask["keys"], ask["sample_indices"]):
             if key in on_file:
-                row["cached"].append({**_cached_row(on_file[key]), "sample_index": int(index),
+                row["cached"].append({**_cached_row(on_file[key]), "prompt_key": ask["prompt_key"], "sample_index": int(index),
                                       "verdicts": json.dumps(verdicts.get(key, {}))})
             elif key in owner:  # an earlier ask sends it; this one gets a copy of the reply
                 owner[key]["fanout"].setdefault(key, []).append(ask["meta"])
@@ -93,11 +115,11 @@ def resolve(group: pd.DataFrame) -> pd.DataFrame:
         row["has_pending"] = int(bool(row["pending_keys"]))
         row["cached"] = json.dumps(row["cached"], ensure_ascii=False)
         row["fanout"] = json.dumps(row["fanout"], ensure_ascii=False)
-    return pd.DataFrame(out)
+    return out
 
 
 def _cached_row(have: dict) -> dict[str, Any]:
-    return {"key": have["key"], "prompt_key": have["prompt_key"], "text": have["text"], "status": "ok",
+    return {"key": have["key"], "text": have["text"], "status": "ok",
             "reason": None, "finish_reason": have.get("finish_reason"),
             "prompt_tokens": int(have.get("prompt_tokens") or 0),
             "completion_tokens": int(have.get("completion_tokens") or 0), "cached": True}
@@ -105,8 +127,9 @@ def _cached_row(have: dict) -> dict[str, Any]:
 
 def cached_samples(row: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """flat_map body: the stored samples of one resolved ask, as round output rows."""
+    meta = json.loads(row["meta"])  # once per group, not once per sample downstream
     for sample in json.loads(row["cached"]):
-        yield {**sample, "meta": row["meta"]}
+        yield {**sample, "meta": row["meta"], "stage": meta.get("stage"), "method": meta.get("method")}
 
 
 def pending_group(row: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,11 @@ def prompt_key(cfg: TeacherConfig, messages_json: str) -> str:
 def sample_keys(cfg: TeacherConfig, messages_json: str, indices: list[int]) -> list[str]:
     """Content key of each sample: the prompt payload with `"sample_index": i` added. With sorted
     keys `sample_index` comes last, so one hash of the common prefix serves every sample."""
-    prefix = hashlib.sha256(_prompt_payload(cfg, messages_json)[:-1].encode())
+    return _sample_keys(_prompt_payload(cfg, messages_json), indices)
+
+
+def _sample_keys(payload: str, indices: list[int]) -> list[str]:
+    prefix = hashlib.sha256(payload[:-1].encode())
     keys = []
     for index in indices:
         digest = prefix.copy()
@@ -62,15 +66,16 @@ class RequestGroup:
     prompt_key: str = ""
 
     def to_row(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**self.__dict__, "keys": list(self.keys), "sample_indices": list(self.sample_indices)}
 
 
 def make_group(cfg: TeacherConfig, messages: list[dict[str, str]], samples: int, meta: dict[str, Any],
                first_index: int = 0) -> RequestGroup:
     messages_json = json.dumps(messages, ensure_ascii=False)
+    payload = _prompt_payload(cfg, messages_json)  # once for both kinds of key
     indices = list(range(first_index, first_index + samples))
-    return RequestGroup(messages_json, sample_keys(cfg, messages_json, indices), indices,
-                        json.dumps(meta, ensure_ascii=False), prompt_key(cfg, messages_json))
+    return RequestGroup(messages_json, _sample_keys(payload, indices), indices, json.dumps(meta, ensure_ascii=False),
+                        hashlib.sha256(payload.encode()).hexdigest())
 
 
 @dataclass

@@ -23,9 +23,9 @@ import ray
 
 from metamath.config import TeacherConfig
 from metamath.teacher.store import Store
+from metamath.ray_utils import LIGHT_CPUS
 
 CALLS_PER_ACTOR = 4  # batches an `openai` actor works on at once (they share its event loop)
-LIGHT_CPUS = 0.25  # per-row steps around the backend fit beside it on a 2-core machine
 
 ROW_SCHEMA = pa.schema([
     ("key", pa.string()), ("prompt_key", pa.string()), ("sample_index", pa.int64()), ("meta", pa.string()),
@@ -109,6 +109,7 @@ class Round:
     path: str  # folder of Parquet shards (ROW_SCHEMA), empty when nothing was asked
     run: TeacherRun
     rows: int
+    stages: dict[str, int] = field(default_factory=dict)  # rows per stage (solve, rephrase, ...)
 
 
 def _limiter(cfg: TeacherConfig):
@@ -165,10 +166,11 @@ def to_schema(batch: pa.Table, tally: Any = None) -> pa.Table:
 
     out = []
     for row in batch.to_pylist():
-        meta = json.loads(row.get("meta") or "{}")
         given = {k: _plain(v) for k, v in row.items() if k in ROW_SCHEMA.names}
         full = {**_DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
-        full.update(stage=meta.get("stage"), method=meta.get("method"))
+        if not full.get("stage"):
+            meta = json.loads(row.get("meta") or "{}")
+            full.update(stage=meta.get("stage"), method=meta.get("method"))
         out.append({name: full.get(name) for name in ROW_SCHEMA.names})
     fresh = [r for r in out if not r["cached"] and not r["reused"]]
     report(tally, done=len(fresh), failed=sum(r["status"] != "ok" for r in fresh))
@@ -182,25 +184,24 @@ def _plain(value: Any) -> Any:
 
 
 def lookup(groups, store: Store):
-    """One row per asking group, with what is on file and what to send; materialised, since
-    both branches of the round read it."""
+    """One row per asking group, with what is on file and what to send (materialised: both
+    branches of the round read it); None when no group asks anything."""
+    from metamath.shuffle import hash_shuffle
     from metamath.teacher.lookup import resolve_bucket, tag_groups, tag_store
 
     partitions = shuffle_partitions(store.rows())
-    kwargs = {"batch_format": "pandas", "num_cpus": LIGHT_CPUS, "fn_kwargs": {"buckets": partitions}}
-    tagged = groups.map_batches(tag_groups, **kwargs)
+    kwargs = {"num_cpus": LIGHT_CPUS, "fn_kwargs": {"buckets": partitions}}
+    tagged = groups.map_batches(tag_groups, batch_format="pandas", **kwargs)
     stored = store.dataset()
     if stored is not None:
-        tagged = tagged.union(stored.map_batches(tag_store, **kwargs))
-    return tagged.groupby("bucket", num_partitions=partitions).map_groups(
-        resolve_bucket, batch_format="pandas", num_cpus=LIGHT_CPUS).materialize()
+        tagged = tagged.union(stored.map_batches(tag_store, batch_format="pyarrow", **kwargs))
+    return hash_shuffle(tagged, "bucket", partitions, resolve_bucket, batch_format="pyarrow")
 
 
 def shuffle_partitions(rows: int, rows_per_partition: int = 200_000) -> int:
-    """Few partitions for small data: each costs an aggregator actor, which on a small machine
-    costs more than the data (Ray Data's default of 200 took 5 s for 200 rows here). At least
-    two: a single partition took 3 s where two took 0.1 s (measured on 2 cores)."""
-    return max(2, min(64, -(-rows // rows_per_partition)))
+    """Reduce tasks of about 200K stored rows each (a bucket's rows are held by one task); at
+    least two, so that a small machine's two cores share the work."""
+    return max(2, min(256, -(-rows // rows_per_partition)))
 
 
 def union_all(parts: list):
@@ -242,10 +243,10 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
 
     store = Store(store_root)
     store.compact()  # a crashed run's journal becomes readable segments first
-    if groups is None or groups.schema() is None:  # nothing asked (e.g. no round-2 work)
+    resolved = lookup(groups, store) if groups is not None else None
+    if resolved is None:  # nothing asked (e.g. no round-2 work)
         clear_folder(out_dir)
         return Round(out_dir, TeacherRun(), 0)
-    resolved = lookup(groups, store)
     totals = column_totals(resolved, ["n_pending", "n_cached", "has_pending"])
     n_pending, n_cached = totals["n_pending"], totals["n_cached"]
     tally = Tally.remote()
@@ -264,8 +265,8 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
         rows = union_all(parts)
         run_with_progress(lambda: rows.write_parquet(out_dir, ray_remote_args={"num_cpus": LIGHT_CPUS}), tally,
                           n_pending, f"{label}: {n_cached} on file")
-    run, count = ray.get(tally_round.remote(out_dir))
-    return Round(out_dir, TeacherRun(**run), count)
+    run, count, stages = ray.get(tally_round.remote(out_dir))
+    return Round(out_dir, TeacherRun(**run), count, stages)
 
 
 TALLY_COLUMNS = ["cached", "reused", "attempts", "retries", "status", "reason", "prompt_tokens", "completion_tokens",
@@ -309,8 +310,8 @@ def count_by(ds, columns: list[str]) -> Counter:
     return total
 
 
-def iter_shard_rows(path: str, columns: list[str]) -> Iterator[dict[str, Any]]:
-    """Row by row, one record batch at a time (for tasks that tally a stage's output)."""
+def iter_shard_batches(path: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """One record batch at a time (for tasks that tally a stage's output)."""
     import pyarrow.dataset as pads
 
     files = shard_files(path)
@@ -321,14 +322,30 @@ def iter_shard_rows(path: str, columns: list[str]) -> Iterator[dict[str, Any]]:
         import pyarrow.fs as pafs
 
         fs, _ = pafs.FileSystem.from_uri(path)
-    for batch in pads.dataset(files, format="parquet", filesystem=fs).to_batches(columns=columns):
+    yield from pads.dataset(files, format="parquet", filesystem=fs).to_batches(columns=columns)
+
+
+def iter_shard_rows(path: str, columns: list[str]) -> Iterator[dict[str, Any]]:
+    for batch in iter_shard_batches(path, columns):
         yield from batch.to_pylist()
 
 
 @ray.remote(num_cpus=LIGHT_CPUS)
-def tally_round(path: str) -> tuple[dict[str, Any], int]:
-    run, count = TeacherRun(), 0
-    for row in iter_shard_rows(path, TALLY_COLUMNS):
-        run.add(row)
-        count += 1
-    return asdict(run), count
+def tally_round(path: str) -> tuple[dict[str, Any], int, dict[str, int]]:
+    """The round's accounting from its shards; samples from the store are summed by column (a
+    re-run is mostly those), the rest row by row."""
+    import pyarrow.compute as pc
+
+    run, count, stages = TeacherRun(), 0, Counter()
+    for batch in iter_shard_batches(path, [*TALLY_COLUMNS, "stage"]):
+        table = pa.Table.from_batches([batch])
+        count += table.num_rows
+        stages.update(Counter(table["stage"].to_pylist()))
+        cached = pc.fill_null(table["cached"], False)
+        on_file = table.filter(cached)
+        run.from_cache += on_file.num_rows
+        run.cached_prompt_tokens += int(pc.sum(on_file["prompt_tokens"]).as_py() or 0)
+        run.cached_completion_tokens += int(pc.sum(on_file["completion_tokens"]).as_py() or 0)
+        for row in table.filter(pc.invert(cached)).to_pylist():
+            run.add(row)
+    return asdict(run), count, dict(stages)

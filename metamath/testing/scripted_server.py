@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -140,9 +141,13 @@ class ServerProcess:
         self.base_url = ""
 
     def __enter__(self) -> "ServerProcess":
-        config = json.dumps(self.script.__dict__)
-        self.proc = subprocess.Popen([sys.executable, "-m", "metamath.testing.scripted_server", "--config", config],
-                                     stdout=subprocess.PIPE, text=True)
+        import tempfile
+
+        # In a file: a script with every GSM8K answer is longer than a command line may be.
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            json.dump(self.script.__dict__, handle)
+        self.proc = subprocess.Popen([sys.executable, "-m", "metamath.testing.scripted_server", "--config-file",
+                                      handle.name], stdout=subprocess.PIPE, text=True)
         port = int(self.proc.stdout.readline().strip())
         self.base_url = f"http://127.0.0.1:{port}/v1"
         return self
@@ -165,9 +170,15 @@ async def _serve(script: Script, port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--config", default="{}")
+    parser.add_argument("--config", default="{}", help="the Script as JSON")
+    parser.add_argument("--config-file", help="the Script as a JSON file (read, then deleted)")
     args = parser.parse_args()
-    asyncio.run(_serve(Script(**json.loads(args.config)), args.port))
+    config = json.loads(args.config)
+    if args.config_file:
+        with open(args.config_file, encoding="utf-8") as handle:
+            config = json.load(handle)
+        os.unlink(args.config_file)
+    asyncio.run(_serve(Script(**config), args.port))
 
 
 if __name__ == "__main__":

@@ -3,28 +3,33 @@
 import json
 
 import pandas as pd
+import pyarrow as pa
 
-from metamath.teacher.lookup import cached_samples, pending_group, resolve
+from metamath.teacher.lookup import cached_samples, pending_group, resolve, tag_groups, tag_store
+from metamath.teacher.store import STORE_SCHEMA
 
 
 def ask(meta, keys, first=0):
-    return json.dumps({"prompt_key": "p", "messages": "[]", "keys": keys,
+    return json.dumps({"prompt_key": "abcdef01", "messages": "[]", "keys": keys,
                        "sample_indices": list(range(first, first + len(keys))), "meta": json.dumps(meta)})
 
 
 def have(key, status="ok", **extra):
-    return json.dumps({"prompt_key": "p", "key": key, "kind": "response", "status": status, "text": f"t-{key}",
-                       "finish_reason": "stop", "prompt_tokens": 5, "completion_tokens": 7, **extra})
+    return {"key": key, "kind": "response", "status": status, "text": f"t-{key}", "finish_reason": "stop",
+            "prompt_tokens": 5, "completion_tokens": 7, **extra}
 
 
 def verdict(key, check, value):
-    return json.dumps({"prompt_key": "p", "key": key, "kind": "verdict", "check": check, "verdict": value,
-                       "reason": None if value == "correct" else "wrong_answer"})
+    return {"key": key, "kind": "verdict", "check": check, "verdict": value,
+            "reason": None if value == "correct" else "wrong_answer"}
 
 
 def frame(asks, haves):
-    return pd.DataFrame({"prompt_key": ["p"] * (len(asks) + len(haves)), "ask": asks + [None] * len(haves),
-                         "have": [None] * len(asks) + haves})
+    """Rows as the shuffle hands them over: TAGGED, through tag_groups and tag_store."""
+    asks_table = tag_groups(pd.DataFrame([json.loads(a) for a in asks]), buckets=4) if asks else None
+    store = pa.Table.from_pylist([{"prompt_key": "abcdef01", **h} for h in haves], schema=STORE_SCHEMA)
+    parts = [t for t in (asks_table, tag_store(store, buckets=4) if haves else None) if t is not None]
+    return pa.concat_tables(parts).to_pandas()
 
 
 def test_stored_samples_are_served_with_their_verdicts_and_the_rest_is_pending():

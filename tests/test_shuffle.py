@@ -1,0 +1,30 @@
+"""The task-based hash shuffle: every row of a bucket reaches exactly one reduce call."""
+
+import pandas as pd
+import pyarrow as pa
+
+from metamath.shuffle import hash_shuffle
+
+
+def _summarise(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.groupby("bucket", as_index=False).agg(rows=("value", "size"), total=("value", "sum"))
+
+
+def test_each_bucket_is_reduced_whole_in_one_call(ray_local):
+    import ray
+
+    rows = [{"bucket": i % 7, "value": i} for i in range(500)]
+    ds = ray.data.from_items(rows, override_num_blocks=5)  # every bucket spread over every block
+    out = hash_shuffle(ds, "bucket", 3, _summarise).take_all()
+    assert sorted((r["bucket"], r["rows"], r["total"]) for r in out) == sorted(
+        (b, sum(1 for i in range(500) if i % 7 == b), sum(i for i in range(500) if i % 7 == b)) for b in range(7))
+
+
+def test_arrow_batches_and_an_empty_input(ray_local):
+    import ray
+
+    seen = hash_shuffle(ray.data.from_items([{"bucket": 1, "v": "a"}, {"bucket": 1, "v": "b"}]), "bucket", 2,
+                        lambda t: pa.table({"kind": [type(t).__name__], "n": [t.num_rows]}), batch_format="pyarrow").take_all()
+    assert seen == [{"kind": "Table", "n": 2}]
+    empty = ray.data.from_items([{"bucket": 1}]).filter(lambda r: False)
+    assert hash_shuffle(empty, "bucket", 2, _summarise) is None
