@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 from metamath.config import AugmentConfig, TeacherConfig
 from metamath.data.benchmarks import Problem
-from metamath.masking import fobar_query, is_plain_number, mask_candidates, split_question_sentence, sv_query, sv_rejection
+from metamath.masking import fobar_form, fobar_query, is_plain_number, mask_candidates, split_question_sentence, sv_query, sv_rejection
 from metamath.prompts import backward_messages, rephrase_messages, solve_messages, sv_rewrite_messages
 from metamath.prompts.teacher import clean_single_line_reply
 from metamath.teacher.requests import RequestGroup, make_group
@@ -70,8 +70,10 @@ def round1(problem: Problem, ctx: AugmentContext) -> tuple[list[RequestGroup], l
             groups.append(make_group(t, sv_rewrite_messages(ctx.dataset, sentence, problem.gold, aug.shots), 1,
                                      _meta(problem, "sv", "rewrite", value=mask.value, body=body)))
         if "fobar" in backward:
-            query = fobar_query(mask.masked, problem.gold, ctx.variable)
-            groups.append(make_group(t, backward_messages(ctx.dataset, query, "fobar", aug.shots), aug.samples.fobar,
+            form = fobar_form(ctx.dataset, aug.fobar_math_form)
+            query = fobar_query(mask.masked, problem.gold, ctx.variable, form)
+            groups.append(make_group(t, backward_messages(ctx.dataset, query, "fobar", aug.shots, form),
+                                     aug.samples.fobar,
                                      _meta(problem, "fobar", "solve", query=query, value=mask.value)))
     return groups, drops
 

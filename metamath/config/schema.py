@@ -53,6 +53,9 @@ class AugmentConfig(Section):
     decontaminate: bool = True
     decontam_ngram: PositiveInt = 13
     seed: int = 0
+    # MATH FOBAR questions: "reference" writes what the reference code does ("\n### If we know
+    # ... unknown variable $X$?"); "plain" drops the '### ' and the dollars, as for GSM8K.
+    fobar_math_form: Literal["reference", "plain"] = "reference"
 
 
 class TeacherConfig(Section):

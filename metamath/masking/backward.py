@@ -13,9 +13,18 @@ _ABBREVIATIONS = ("Mr.", "Mrs.", "Ms.", "Dr.", "St.", "Jr.", "Sr.", "vs.", "etc.
 _SENTENCE_END = re.compile(r"(?<=[.?!])[\"')\]]*\s+")
 
 
-def fobar_query(masked: str, answer: str, variable: str) -> str:
-    """The FOBAR question: masked question, newline, the stated answer, ask for the unknown."""
+def fobar_query(masked: str, answer: str, variable: str, form: str = "plain") -> str:
+    """The FOBAR question: masked question, newline, the stated answer, ask for the unknown.
+    `form="reference"` is what the reference code writes for MATH: '### ' before the sentence
+    and the variable in dollars ('... unknown variable $X$?')."""
+    if form == "reference":
+        return f"{masked.rstrip()}\n### " + FOBAR_SUFFIX.format(answer=answer, var=f"${variable}$")
     return f"{masked.rstrip()}\n" + FOBAR_SUFFIX.format(answer=answer, var=variable)
+
+
+def fobar_form(dataset: str, math_form: str = "reference") -> str:
+    """GSM8K always takes the plain form; MATH the reference's unless configured otherwise."""
+    return math_form if dataset == "math" else "plain"
 
 
 def _protected(text: str) -> list[tuple[int, int]]:

@@ -16,8 +16,10 @@ NUMBER_WORDS = {
     "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
 }
-NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.I)
-HALF_RE = re.compile(r"\bhalf\b", re.I)
+# Not inside a hyphenated word ("one-half", "half-hour", "five-year-old"): the reference splits
+# on spaces and never masks those tokens.
+NUMBER_WORD_RE = re.compile(r"(?<![\w-])(" + "|".join(NUMBER_WORDS) + r")(?![\w-])", re.I)
+HALF_RE = re.compile(r"(?<![\w-])half(?![\w-])", re.I)
 
 
 def canonical(value: float) -> str:

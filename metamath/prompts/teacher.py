@@ -84,17 +84,19 @@ def _variable(dataset: str) -> str:
     return "x" if dataset == "gsm8k" else "X"
 
 
-def backward_shot_query(dataset: str, shot: dict, style: str) -> str:
+def backward_shot_query(dataset: str, shot: dict, style: str, fobar_form: str = "plain") -> str:
     var = _variable(dataset)
     if style == "fobar":
-        return fobar_query(shot["masked"], shot["answer"], var)
+        return fobar_query(shot["masked"], shot["answer"], var, fobar_form)
     body, _ = split_question_sentence(shot["masked"])
     return sv_query(body, shot["statement"], var)
 
 
-def backward_messages(dataset: str, query: str, style: str, k: int = N_SHOTS) -> Messages:
-    """Solve an SV (`style='sv'`) or FOBAR (`style='fobar'`) question for the unknown."""
-    shots = [(backward_shot_query(dataset, s, style), s["solution"]) for s in exemplars(dataset)["backward"][:k]]
+def backward_messages(dataset: str, query: str, style: str, k: int = N_SHOTS, fobar_form: str = "plain") -> Messages:
+    """Solve an SV (`style='sv'`) or FOBAR (`style='fobar'`) question for the unknown; the FOBAR
+    shots are written in the same form as the question."""
+    shots = [(backward_shot_query(dataset, s, style, fobar_form), s["solution"])
+             for s in exemplars(dataset)["backward"][:k]]
     return _chat(SYSTEM["backward"].format(var=_variable(dataset)), shots, query)
 
 

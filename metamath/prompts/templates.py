@@ -28,11 +28,16 @@ PAPER_STOP = ["Question:", "Question", "USER:", "USER", "ASSISTANT:", "ASSISTANT
 
 def train_prompt(query: str, template: str = "paper") -> str:
     """The prompt part of a training example (the response is appended directly)."""
-    if template == "paper" and "\n" in query:
-        instruction, extra = query.split("\n", 1)
-        return PROMPT_WITH_INPUT.format(instruction=instruction, input=extra)
     if template not in ("paper", "uniform"):
         raise ValueError(f"unknown template {template!r} (paper or uniform)")
+    if template == "paper":
+        # The reference: instruction = query.split('\n')[0], input = '\n'.join(split[1:]), and the
+        # with-input template only when that input is non-empty. A query whose only newline ends
+        # it (339 MATH training problems) gets the no-input template with its first line.
+        instruction, _, extra = query.partition("\n")
+        if extra:
+            return PROMPT_WITH_INPUT.format(instruction=instruction, input=extra)
+        return PROMPT_NO_INPUT.format(instruction=instruction)
     return PROMPT_NO_INPUT.format(instruction=query)
 
 

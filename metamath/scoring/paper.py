@@ -9,7 +9,9 @@ Hendrycks normalisation and exact string equality.
 
 One deliberate fix: the reference strips a trailing '.' from the prediction but not from the
 gold, so a gold that ends in '.' (MATH test/intermediate_algebra/1289) could never match.
-We strip it from both sides; this can only raise MATH accuracy, by at most 1 in 5,000.
+We also compare with the gold without its '.', only when the reference's own comparison fails:
+every verdict the reference gives as correct stays correct ('...i..' against '...i.'), and this
+can only raise MATH accuracy, by at most 1 in 5,000.
 """
 
 from __future__ import annotations
@@ -80,4 +82,5 @@ def paper_verdict(benchmark: str, completion: str, gold: str) -> tuple[str | Non
     if answer is None:
         return None, False
     gold = gold.strip()
-    return answer, is_equiv(answer, gold[:-1] if gold.endswith(".") else gold)
+    # The reference's verdict, plus one match it could never make: a gold ending in '.'.
+    return answer, is_equiv(answer, gold) or (gold.endswith(".") and is_equiv(answer, gold[:-1]))

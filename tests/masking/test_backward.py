@@ -39,3 +39,14 @@ def test_sv_query_assembly_and_checks():
     assert sv_rejection(no_x, "Tom spends $12.", "4", "12", "x") == "no_unknown_left"
     worded = sv_query(body, "Tom spends $12 for four pens.", "x")
     assert sv_rejection(worded, "Tom spends $12 for four pens.", "4", "12", "x") == "states_masked_value"
+
+
+def test_math_fobar_takes_the_reference_form_by_default():
+    from metamath.masking import fobar_form
+
+    masked = "Find $X$ plus 2."
+    assert fobar_form("math") == "reference" and fobar_form("gsm8k") == "plain"
+    assert fobar_query(masked, "7", "X", fobar_form("math")) == (
+        "Find $X$ plus 2.\n### If we know the answer to the above question is 7, what is the value of unknown variable $X$?")
+    assert fobar_query(masked, "7", "X", fobar_form("math", "plain")).endswith("\nIf we know the answer to the above "
+                                                                              "question is 7, what is the value of unknown variable X?")

@@ -99,3 +99,10 @@ def test_real_questions(data_root):
     for mask in masks:
         standalone_x = re.compile(r"(?<![A-Za-z])x(?![A-Za-z])")
         assert len(standalone_x.findall(mask.masked)) == 1 and not standalone_x.search(mask.question)
+
+
+def test_half_and_number_words_inside_hyphenated_words_are_never_masked():
+    # The reference splits on spaces: "one-half", "half-hour", "five-year-old" are not numbers.
+    for text in ("He ate one-half of the pie.", "A half-hour show.", "A five-year-old boy."):
+        assert [s.kind for s in find_numbers(text) if s.kind != "digits"] == [], text
+    assert [(s.text, s.value) for s in find_numbers("She ate half of the 4 pies.")] == [("half", "50"), ("4", "4")]

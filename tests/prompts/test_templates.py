@@ -27,3 +27,10 @@ def test_uniform_keeps_newlines_in_the_instruction():
 
 def test_inference_prompt_adds_step_by_step():
     assert inference_prompt("What is 2+2?") == NO_INPUT + " Let's think step by step."
+
+
+def test_a_query_whose_only_newline_ends_it_keeps_the_no_input_template():
+    # The reference uses the with-input template only when '\n'.join(split[1:]) is non-empty,
+    # and its instruction is split[0]: the trailing newline goes (339 MATH training problems).
+    assert train_prompt("What is 2+2?\n", "paper") == NO_INPUT
+    assert train_prompt("What is 2+2?\n", "uniform") == NO_INPUT.replace("2+2?", "2+2?\n")

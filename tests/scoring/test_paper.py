@@ -53,3 +53,12 @@ def test_math_rules(completion, gold, ok):
 def test_gold_with_trailing_period_is_reachable():
     # MATH test/intermediate_algebra/1289: the gold itself ends in '.'
     assert paper_verdict("math", "The answer is: \\frac{7}{5} + \\frac{1}{5} i.", "\\frac{7}{5} + \\frac{1}{5} i.")[1]
+
+
+def test_the_gold_fix_never_turns_a_reference_verdict_from_right_to_wrong():
+    gold = "\\frac{7}{5} + \\frac{1}{5} i."
+    # right under the reference (one '.' stripped from the prediction, then equal to the gold)
+    assert paper_verdict("math", "The answer is: \\frac{7}{5} + \\frac{1}{5} i..", gold)[1]
+    assert paper_verdict("math", "The answer is: \\frac{7}{5} + \\frac{1}{5} i.\\text{ cm}", gold)[1]
+    # and what only the fix reaches
+    assert paper_verdict("math", "The answer is: \\frac{7}{5} + \\frac{1}{5} i", gold)[1]
