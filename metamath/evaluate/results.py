@@ -33,9 +33,10 @@ def safe_verdict(benchmark: str, completion: str, gold: str) -> tuple[Verdict, s
     from metamath.scoring.verdicts import score_one
 
     try:
-        return score_one(benchmark, completion, gold), None
+        verdict = score_one(benchmark, completion, gold)  # each scorer isolated inside
     except Exception as exc:  # noqa: BLE001 - isolation is the point
-        return Verdict(None, False, None, False), f"{type(exc).__name__}: {exc}"[:200]
+        verdict = Verdict(None, False, None, False, f"{type(exc).__name__}: {exc}"[:200])
+    return verdict, verdict.scoring_error
 
 
 def prediction_batch(batch: pa.Table, benchmark: str, prompt: str) -> pa.Table:
@@ -75,7 +76,8 @@ def report_from_predictions(scored: str, jsonl_path: str, max_tokens: int) -> tu
     with open(jsonl_path, "w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(prediction_line(row), ensure_ascii=False) + "\n")
-            builder.add(Verdict(row["paper_answer"], row["paper_correct"], row["strict_answer"], row["strict_correct"]),
+            builder.add(Verdict(row["paper_answer"], row["paper_correct"], row["strict_answer"], row["strict_correct"],
+                                row.get("scoring_error")),
                         row["subject"], row["level"])
             counts[min(HISTOGRAM_BINS, row["completion_tokens"] // width)] += 1
             errors += row["scoring_error"] is not None

@@ -19,18 +19,20 @@ class ReportBuilder:
         self.groups: dict[str, dict[str, _Counts]] = {"by_subject": defaultdict(_Counts), "by_level": defaultdict(_Counts)}
         self.grouped = False
         self.missing = {"paper": 0, "strict": 0}
+        self.scoring_errors = 0
 
     def add(self, verdict: Verdict, subject: str | None = None, level: int | None = None) -> None:
         self.total.add(verdict)
         self.missing["paper"] += verdict.paper_answer is None
         self.missing["strict"] += verdict.strict_answer is None
+        self.scoring_errors += verdict.scoring_error is not None
         self.grouped = self.grouped or bool(subject)
         self.groups["by_subject"]["unknown" if subject is None else str(subject)].add(verdict)
         self.groups["by_level"]["unknown" if level is None else str(level)].add(verdict)
 
     def build(self) -> dict[str, Any]:
         """{n, paper: {accuracy, correct}, strict: {...}, missing_answer, [by_subject, by_level]}."""
-        report = {**self.total.to_dict(), "missing_answer": dict(self.missing)}
+        report = {**self.total.to_dict(), "missing_answer": dict(self.missing), "scoring_errors": self.scoring_errors}
         if self.grouped:
             for name, groups in self.groups.items():
                 report[name] = {key: groups[key].to_dict() for key in sorted(groups)}

@@ -20,15 +20,27 @@ class Verdict:
     paper_correct: bool
     strict_answer: str | None
     strict_correct: bool
+    scoring_error: str | None = None  # a scorer raised on this completion: it counts as no answer
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+def _isolated(scorer, name: str, errors: list[str], *args: str) -> tuple[str | None, bool]:
+    try:
+        return scorer(*args)
+    except Exception as exc:  # noqa: BLE001 - one completion must never stop a run
+        errors.append(f"{name}: {type(exc).__name__}: {exc}"[:200])
+        return None, False
+
+
 def score_one(benchmark: str, completion: str, gold: str) -> Verdict:
-    paper_answer, paper_ok = paper_verdict(benchmark, completion, gold)
-    strict_answer, strict_ok = strict_verdict(benchmark, completion, gold)
-    return Verdict(paper_answer, paper_ok, strict_answer, strict_ok)
+    """Both scorers, each isolated: whatever a completion holds ('5/00', a LaTeX bomb), a scorer
+    that raises gives "no answer" for it, the error is kept, and the other scorer still judges."""
+    errors: list[str] = []
+    paper_answer, paper_ok = _isolated(paper_verdict, "paper", errors, benchmark, completion, gold)
+    strict_answer, strict_ok = _isolated(strict_verdict, "strict", errors, benchmark, completion, gold)
+    return Verdict(paper_answer, paper_ok, strict_answer, strict_ok, "; ".join(errors) or None)
 
 
 def _score_chunk(args: tuple[str, list[tuple[str, str]]]) -> list[Verdict]:

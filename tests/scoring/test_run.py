@@ -63,3 +63,15 @@ def test_rows_need_completion_and_a_key(data_root, tmp_path):
         score_predictions("gsm8k", _write(tmp_path / "p.jsonl", [{"question": "q"}]), str(tmp_path / "o"))
     with pytest.raises(DataError, match=r"p.jsonl:1: needs a 'question' or an 'id'"):
         score_predictions("gsm8k", _write(tmp_path / "p.jsonl", [{"completion": "c"}]), str(tmp_path / "o"))
+
+
+def test_a_completion_that_crashes_a_scorer_is_counted_not_fatal(data_root, tmp_path):
+    problems = load_benchmark("gsm8k", "test", limit=3).problems
+    rows = [{"id": p.id, "completion": "The answer is: 5/00" if i == 1 else gold_completion(p)}
+            for i, p in enumerate(problems)]
+    result = CliRunner().invoke(app, ["score", "--benchmark", "gsm8k", "--predictions",
+                                      _write(tmp_path / "p.jsonl", rows), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())["gsm8k"]
+    assert report["n"] == 3 and report["paper"]["correct"] == 2 and report["scoring_errors"] == 1
+    assert report["missing_answer"]["paper"] == 1
