@@ -35,12 +35,32 @@ class MalformedRows:
 def _open_text(path: str):
     import pyarrow.fs as pafs
 
+    # utf-8-sig: a byte-order mark (Windows editors write one) is dropped, not parsed as text.
     if "://" not in path:
-        return open(path, "r", encoding="utf-8")
+        return open(path, "r", encoding="utf-8-sig")
     fs, inner = pafs.FileSystem.from_uri(path)
     import io
 
-    return io.TextIOWrapper(fs.open_input_stream(inner), encoding="utf-8")
+    return io.TextIOWrapper(fs.open_input_stream(inner), encoding="utf-8-sig")
+
+
+def is_plain_jsonl(path: str) -> bool:
+    """JSON lines with no byte-order mark: what Ray Data's own JSON reader takes as it is."""
+    import pyarrow.fs as pafs
+
+    if path.endswith(".parquet") or path.startswith("hf://"):
+        return False
+    fs, inner = pafs.FileSystem.from_uri(path) if "://" in path else (pafs.LocalFileSystem(), path)
+    with fs.open_input_stream(inner) as raw:
+        head = raw.read(4096)
+    return not head.startswith(b"\xef\xbb\xbf") and not head.lstrip().startswith(b"[")
+
+
+def _starts_array(handle) -> bool:
+    """Whether the file is one JSON array (the Hub's MetaMathQA-395K.json) rather than JSONL."""
+    head = handle.read(4096)
+    handle.seek(0) if handle.seekable() else None
+    return head.lstrip().startswith("[")
 
 
 def _jsonl_rows(path: str, bad: MalformedRows, policy: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -49,18 +69,60 @@ def _jsonl_rows(path: str, bad: MalformedRows, policy: str) -> Iterator[tuple[in
     except (FileNotFoundError, OSError) as exc:
         raise DataError(f"{path}: cannot open ({exc})") from None
     with handle:
+        if handle.seekable() and _starts_array(handle):
+            yield from _array_rows(path, handle, bad, policy)
+            return
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                bad.record(line_no, f"invalid JSON ({exc.msg} at column {exc.colno})", policy)
+                bad.record(line_no, f"invalid JSON: {exc.msg} (column {exc.colno})", policy)
                 continue
             if not isinstance(row, dict):
                 bad.record(line_no, f"expected a JSON object, got {type(row).__name__}", policy)
                 continue
             yield line_no, row
+
+
+def _array_items(path: str, handle, chunk: int = 1 << 20) -> Iterator[Any]:
+    """The elements of one JSON array, a chunk of text at a time (never the whole file)."""
+    decoder, buf = json.JSONDecoder(), handle.read(chunk)
+    pos, index = buf.index("[") + 1, 0
+    while True:
+        while pos < len(buf) and (buf[pos].isspace() or buf[pos] == ","):
+            pos += 1
+        if pos >= len(buf) or buf[pos] != "]":
+            try:
+                item, end = decoder.raw_decode(buf, pos) if pos < len(buf) else (None, -1)
+            except json.JSONDecodeError as exc:
+                item, end, error = None, -1, exc
+            else:
+                error = None
+            if end < 0:  # the element runs past this chunk (or is broken)
+                if len(buf) - pos > 64 * chunk:
+                    raise DataError(f"{path}: invalid JSON array: element {index + 1} is broken or over 64 MB")
+                more = handle.read(chunk)
+                if not more:
+                    reason = f"{error.msg} (element {index + 1})" if error else "the array is not closed"
+                    raise DataError(f"{path}: invalid JSON array: {reason}")
+                buf, pos = buf[pos:] + more, 0
+                continue
+            index += 1
+            yield item
+            pos = end
+            continue
+        return
+
+
+def _array_rows(path: str, handle, bad: MalformedRows, policy: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(element number, row) of a JSON array file; element numbers stand in for lines."""
+    for number, item in enumerate(_array_items(path, handle), start=1):
+        if not isinstance(item, dict):
+            bad.record(number, f"array element {number}: expected a JSON object, got {type(item).__name__}", policy)
+            continue
+        yield number, item
 
 
 def _parquet_rows(path: str) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from metamath.config.schema import TrainConfig
-from metamath.errors import ConfigError
+from metamath.errors import ConfigError, DataError
 from metamath.records.io import read_records
 from metamath.train.collate import pack_rows
 from metamath.train.examples import encode_batch
@@ -49,8 +49,12 @@ def _read(path: str, on_malformed: str) -> tuple[Any, int, int]:
     """The Ray Dataset of query/response, the row count, and malformed rows skipped."""
     import ray
 
+    from metamath.data.sources import is_plain_jsonl
+
     records, bad = read_records(path, on_malformed)
-    if bad.count:  # the file needs skipping: train on the rows that passed the check
+    if bad.count or not (path.endswith(".parquet") or is_plain_jsonl(path)):
+        # rows skipped, a JSON array (the Hub's MetaMathQA-395K.json) or a byte-order mark:
+        # train on the rows our reader checked
         rows = [{"query": r.query, "response": r.response} for r in records]
         return ray.data.from_items(rows), len(records), bad.count
     if path.endswith(".parquet"):
@@ -87,4 +91,8 @@ def build_dataset(cfg: TrainConfig, model_path: str, on_malformed: str) -> tuple
     dropped = int(flags["dropped"].sum())
     stats = DataStats(source_rows, skipped, int((flags["truncated"] & ~flags["dropped"]).sum()), dropped,
                       len(flags) - dropped, kept.count(), int(flags["n_tokens"].sum()))
+    if not stats.examples:
+        raise DataError(f"{', '.join(paths)}: no training example left of {source_rows + skipped} rows: "
+                        f"{skipped} malformed (data.on_malformed), {dropped} with no response token within "
+                        f"train.max_length={cfg.max_length} tokens (raise it, or shorten the prompts)")
     return kept, stats

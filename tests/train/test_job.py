@@ -117,6 +117,9 @@ def test_bad_inputs_fail_with_clear_messages(ray_local, tiny_llama, tmp_path):
     empty.write_text("")
     with pytest.raises(DataError, match=r"empty.jsonl: no MetaMathQA rows"):
         run_train(_config(tiny_llama, tmp_path, data_path=str(empty)))
+    with pytest.raises(DataError, match=r"no training example left of 96 rows: 0 malformed .* 96 with no response "
+                                        r"token within train.max_length=8"):
+        run_train(_config(tiny_llama, tmp_path, max_length=8))
     with pytest.raises(ModelNotAvailable, match=r"no-such-org/no-such-model"):
         run_train(_config(tiny_llama, tmp_path, model="no-such-org/no-such-model"))
     with pytest.raises(ModelNotAvailable, match=r"no such model folder"):
