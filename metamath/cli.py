@@ -42,6 +42,13 @@ def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
               + (f", {killed} leftover process(es) killed" if killed else "")
               + "; re-run the same command to resume", file=sys.stderr)
         raise typer.Exit(interrupt.exit_code)
+    except Exception as exc:  # a worker's MetaMathError arrives wrapped by Ray
+        from metamath.errors import user_error
+
+        found = user_error(exc)
+        if found is None:
+            raise
+        _fail(found)
 
 
 @app.command()

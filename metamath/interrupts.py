@@ -51,6 +51,21 @@ def install_handlers() -> None:
         return
     for sig in SIGNALS:
         signal.signal(sig, _raise)
+    become_subreaper()
+
+
+def become_subreaper() -> None:
+    """Linux: orphaned descendants are re-parented to this process instead of init, so that
+    the clean-up still finds the processes whose parent (a raylet) died first."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
 
 
 def stop_everything(grace_s: float = 5.0) -> int:
@@ -79,6 +94,13 @@ def _stop_descendants(grace_s: float) -> int:
     except Exception:  # noqa: BLE001 - clean-up goes on whatever state Ray is in
         pass
     _, alive = psutil.wait_procs(descendants, timeout=grace_s)
+    # Ray's shutdown itself can start processes (a raylet restarts an agent it saw die); as
+    # the subreaper, this process inherits them when their parent goes, so a last scan finds them.
+    try:
+        alive += [p for p in psutil.Process().children(recursive=True) if p.pid not in {a.pid for a in alive}]
+    except psutil.Error:
+        pass
+    alive = _freeze(alive)
     for proc in alive:
         try:
             proc.kill()
@@ -86,3 +108,23 @@ def _stop_descendants(grace_s: float) -> int:
             pass
     psutil.wait_procs(alive, timeout=grace_s)
     return len(alive)
+
+
+def _freeze(procs: list) -> list:
+    """Stop (SIGSTOP) every survivor and whatever they started meanwhile, before killing any:
+    a raylet killed alongside its agents could otherwise respawn one that outlives us."""
+    import psutil
+
+    frozen: dict[int, psutil.Process] = {}
+    todo = list(procs)
+    while todo:
+        proc = todo.pop()
+        if proc.pid in frozen:
+            continue
+        try:
+            proc.suspend()
+            frozen[proc.pid] = proc
+            todo += proc.children(recursive=True)
+        except psutil.Error:
+            pass
+    return list(frozen.values())

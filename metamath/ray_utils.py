@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 
+from metamath.errors import MetaMathError
+
 
 # The CPUs of a light per-row step (a map, a shuffle task, a write). Half a core: a task slot
 # for every half core means a worker process for every half core, and each new worker costs
@@ -14,17 +16,33 @@ import os
 LIGHT_CPUS = 0.5
 
 
+def cluster_address() -> str:
+    """RAY_ADDRESS when it names a cluster; otherwise "local": a Ray instance of this job's
+    own, never whichever other Ray happens to run on the machine (with two or more, Ray's
+    auto-detection fails with "Found multiple active Ray instances")."""
+    address = os.environ.get("RAY_ADDRESS", "").strip()
+    if not address:
+        os.environ.pop("RAY_ADDRESS", None)  # an empty one makes ray.init raise a bare ValueError
+        return "local"
+    return address
+
+
 def ensure_ray() -> None:
     import ray
 
     if ray.is_initialized():
         return
-    address = os.environ.get("RAY_ADDRESS")
+    address = cluster_address()
     kwargs = {"logging_level": logging.WARNING, "log_to_driver": True}
-    if not address:
+    if address == "local":
         # The dashboard serves the State API that Ray Train's monitors query; loopback only.
         kwargs.update(include_dashboard=True, dashboard_host="127.0.0.1")
-    ray.init(address=address, **kwargs)
+    try:
+        ray.init(address=address, **kwargs)
+    except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
+        raise MetaMathError(f"RAY_ADDRESS={address!r}: cannot connect to a Ray cluster there "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                            "unset RAY_ADDRESS to run on this machine alone") from None
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # our own progress bars count samples, not blocks
     ctx.print_on_execution_start = False

@@ -114,4 +114,4 @@ def test_ctrl_c_during_an_hf_evaluation_stops_ray_and_says_how_to_resume(data_ro
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm not installed (make test-vllm)")
 def test_sigterm_during_a_vllm_evaluation_leaves_no_engine_process(data_root, tmp_path):
     code, err, leftovers = _interrupt_cli(tmp_path, "vllm", signal.SIGTERM, _named("VLLM::EngineCore"))
-    assert code == 143 and leftovers == [], (leftovers, err[-2000:])
+    assert code == 143 and leftovers == [], (leftovers, err[-6000:])

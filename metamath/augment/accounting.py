@@ -39,7 +39,9 @@ def type_table(verdicts: list[dict], pre_drops: Counter, filter_drops: dict[str,
     table: dict[str, dict[str, Any]] = defaultdict(lambda: {"generated": 0, "correct": 0, "dropped": Counter(), "kept": 0})
     for row in verdicts:
         entry = table[row["type"]]
-        entry["generated"] += row["count"]
+        # generated = samples that came back; a failed request is a drop (request_failed), so the
+        # table agrees with the summary's "samples generated"
+        entry["generated"] += row["count"] if row["reason"] != "request_failed" else 0
         if row["verdict"] == "correct":
             entry["correct"] += row["count"]
         else:
@@ -71,3 +73,13 @@ def print_summary(stats: dict[str, Any]) -> None:
                   f"{req['samples_generated']} generated, {req['samples_failed']} failed, "
                   f"{req['served_from_cache']} from cache (not re-sent); tokens {req['prompt_tokens']} prompt + "
                   f"{req['completion_tokens']} completion; est. cost ${stats['cost']['this_run']:.4f}")
+
+
+def fail_if_nothing_succeeded(requests: dict[str, Any], what: str) -> None:
+    """A run whose every request failed exits non-zero (its stats are written first)."""
+    from metamath.errors import AllRequestsFailed
+
+    if requests["sent"] and not requests["succeeded"]:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(requests["failed"].items()))
+        raise AllRequestsFailed(f"all {requests['sent']} {what} requests failed ({reasons or 'no reason recorded'}); "
+                                "the counts are in stats.json; re-running retries them")

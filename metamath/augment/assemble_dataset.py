@@ -116,7 +116,8 @@ def mark(correct, aug: AugmentConfig, rows: int, data_root: str | None):
     if aug.target_counts:
         from ray.data.expressions import col
 
-        kept = ds.filter(expr=col("dropped") == KEPT).select_columns(["type", "type_rank", "rank"])
+        kept = ds.filter(expr=col("dropped") == KEPT, num_cpus=LIGHT_CPUS).select_columns(
+            ["type", "type_rank", "rank"], num_cpus=LIGHT_CPUS)
         cut_rows = hash_shuffle(kept, "type_rank", len(RECORD_TYPES), kth_rank,
                                 {"targets": dict(aug.target_counts)})
         cuts = {r["type"]: int(r["cut"]) for r in (cut_rows.take_all() if cut_rows is not None else [])
@@ -149,10 +150,11 @@ def write_final(marked, problems: list, aug: AugmentConfig, shards: str) -> None
     from ray.data.expressions import col
 
     columns = list(RECORD_FIELDS) + ORDER[:2]
-    parts = [] if marked is None else [marked.filter(expr=col("dropped") == KEPT).select_columns(columns)]
+    parts = [] if marked is None else [
+        marked.filter(expr=col("dropped") == KEPT, num_cpus=LIGHT_CPUS).select_columns(columns, num_cpus=LIGHT_CPUS)]
     originals = _originals(problems, aug) if aug.include_original else None
     if originals is not None:
-        parts.append(originals.select_columns(columns))
+        parts.append(originals.select_columns(columns, num_cpus=LIGHT_CPUS))
     if parts:
         union_all(parts).write_parquet(shards, ray_remote_args={"num_cpus": LIGHT_CPUS})
 

@@ -20,7 +20,7 @@ from collections import Counter
 from typing import Any
 
 from metamath.augment import assemble_dataset as assembly
-from metamath.augment.accounting import print_summary, redact_url, request_totals, type_table
+from metamath.augment.accounting import fail_if_nothing_succeeded, print_summary, redact_url, request_totals, type_table
 from metamath.augment.tasks import AugmentContext, round1_drops, round1_groups, round2_drops, round2_groups
 from metamath.augment.verify import verify_batch
 from metamath.config import MetaMathConfig
@@ -52,7 +52,7 @@ def _rounds(questions, ctx: AugmentContext, store: str, work: str, run_id: str,
     with clock.stage("round 2"):
         # Round 2 builds on round 1's rephrasings and rewrites; AnsAug alone asks for none.
         asks = read_shards(first.path) if any(s != "solve" for s in first.stages) else None
-        asks = asks.filter(expr=col("stage") != "solve") if asks is not None else None
+        asks = asks.filter(expr=col("stage") != "solve", num_cpus=LIGHT_CPUS) if asks is not None else None
         second_groups = asks.flat_map(round2_groups, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS) if asks else None
         second = run_round(second_groups, teacher, store, _join(work, "round2"), "round 2 (solve rephrased, SV)",
                            f"{run_id}:round2")
@@ -68,7 +68,7 @@ def _verify(rounds: list[Round], ctx: AugmentContext, store: str, run_id: str):
     from ray.data.expressions import col
 
     first = read_shards(rounds[0].path)
-    parts = [p for p in (first.filter(expr=col("stage") == "solve") if first is not None else None,
+    parts = [p for p in (first.filter(expr=col("stage") == "solve", num_cpus=LIGHT_CPUS) if first is not None else None,
                          read_shards(rounds[1].path)) if p is not None]
     if not parts:
         return None
@@ -109,8 +109,10 @@ def run_augment(cfg: MetaMathConfig) -> dict[str, Any]:
         filter_drops, report, kept = _assemble(verified, aug, problems, cfg.data.root, out, verdicts)
     driver = {"ray_up_at": ray_up, "ray_start_s": round(ray_up - before_ray, 2), "peak_rss_mb": peak_rss_mb(),
               "stages_s": clock.seconds}
-    return _write_stats(cfg, rounds, verdicts, pre_drops, filter_drops, report, kept, len(problems), train,
-                        started, driver)
+    stats = _write_stats(cfg, rounds, verdicts, pre_drops, filter_drops, report, kept, len(problems), train,
+                         started, driver)
+    fail_if_nothing_succeeded(stats["requests"], "teacher")
+    return stats
 
 
 def _assemble(verified, aug, problems, data_root, out: str, verdicts: list[dict]):
@@ -121,7 +123,8 @@ def _assemble(verified, aug, problems, data_root, out: str, verdicts: list[dict]
     clear_folder(shards)
     filter_drops, report, kept = {}, Counter(), Counter()
     if correct_rows:
-        marked = assembly.mark(verified.filter(expr=col("verdict") == "correct"), aug, correct_rows, data_root)
+        correct = verified.filter(expr=col("verdict") == "correct", num_cpus=LIGHT_CPUS)
+        marked = assembly.mark(correct, aug, correct_rows, data_root)
         filter_drops, report, kept = assembly.drop_tally(marked)
         assembly.write_final(marked, problems, aug, shards)
     else:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 import uuid
 from typing import Any
 
+from metamath.augment.accounting import fail_if_nothing_succeeded
 from metamath.config import MetaMathConfig
 from metamath.config.schema import EvaluateConfig
 from metamath.data.benchmarks import load_benchmark
@@ -28,7 +30,8 @@ from metamath.teacher.runner import LIGHT_CPUS, TeacherRun, clear_folder, read_s
 def _decode_stats(run: TeacherRun) -> dict[str, Any]:
     """`window_s`: first request out to last reply in, so `tokens_per_s` leaves out start-up."""
     window = round(run.window_s, 3)
-    return {"sent": run.sent, "from_cache": run.from_cache, "failed": run.samples_failed,
+    return {"sent": run.sent, "succeeded": run.succeeded, "from_cache": run.from_cache, "failed": run.samples_failed,
+            "failed_by_reason": dict(run.failed),
             "prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens, "window_s": window,
             "tokens_per_s": round(run.completion_tokens / window, 2) if window else None}
 
@@ -81,4 +84,8 @@ def run_evaluate(cfg: MetaMathConfig, label: str | None = None) -> dict[str, Any
     write_markdown(out, run, reports, lengths)
     Console().print(report_table(reports, title=f"{run['label']}: {ecfg.model} ({ecfg.backend}, {ecfg.prompt} prompt)"))
     print(f"[evaluate] {out}/report.md, report.json, <benchmark>/predictions.jsonl, plots; {run['elapsed_s']} s")
+    decode = [r["decode"] for r in reports.values()]
+    fail_if_nothing_succeeded({"sent": sum(d["sent"] for d in decode), "succeeded": sum(d["succeeded"] for d in decode),
+                               "failed": dict(sum((Counter(d["failed_by_reason"]) for d in decode), Counter()))},
+                              "decoding")
     return {"run": run, "reports": reports}

@@ -18,12 +18,13 @@ import time
 from typing import Any
 
 from metamath.config import TeacherConfig
-from metamath.errors import MetaMathError
+from metamath.errors import EndpointRejected, MetaMathError
 from metamath.teacher.requests import TeacherResponse
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
 NON_RETRYABLE = {400, 401, 403, 404, 422}
+FATAL = {401, 403, 404}  # the key, the access or the model is wrong: every request would fail alike
 
 
 def api_key(cfg_env: str | None) -> str:
@@ -88,6 +89,7 @@ class OpenAIGroupRunner:
         self.client = AsyncOpenAI(base_url=cfg.base_url, api_key=api_key(cfg.api_key_env),
                                   max_retries=0, timeout=cfg.timeout_s)
         self.rng = random.Random()
+        self.rejection: EndpointRejected | None = None  # once refused, nothing more is sent
 
     async def _create(self, messages: list | str, keys: list[str]):
         if isinstance(messages, str):
@@ -123,6 +125,8 @@ class OpenAIGroupRunner:
         await self.permits.acquire(estimate)
         used, started = None, time.monotonic()
         try:
+            if self.rejection is not None:  # refused while this one waited for its permit
+                raise self.rejection
             completion = await self._create(messages, keys)
             pairs = _choices(completion)
             usage = getattr(completion, "usage", None)
@@ -140,10 +144,17 @@ class OpenAIGroupRunner:
         pending, done = list(keys), []
         calls, unattributed, total_retries = 0, {}, 0
         while pending:
+            if self.rejection is not None:
+                raise self.rejection
             calls += 1
             try:
                 pairs, usage, latency = await self._attempt(messages, pending, estimate)
             except Exception as exc:  # every failure is classified and accounted
+                if isinstance(exc, EndpointRejected):
+                    raise
+                if getattr(exc, "status_code", None) in FATAL:
+                    self.rejection = self.rejection or rejected(exc, self.cfg)
+                    raise self.rejection from None
                 reason, retryable = classify(exc)
                 if not retryable or total_retries >= self.cfg.max_retries:
                     done += self._emit([TeacherResponse(k, None, "failed", reason) for k in pending], calls, unattributed)
@@ -175,6 +186,22 @@ class OpenAIGroupRunner:
         return rows
 
 
+def rejected(exc: Exception, cfg: TeacherConfig) -> EndpointRejected:
+    """The server's own message, with the key blanked out should the server echo it."""
+    code = getattr(exc, "status_code", "?")
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body = body["error"]
+    message = (body.get("message") if isinstance(body, dict) else None) or str(getattr(exc, "message", None) or exc)
+    key = os.environ.get(cfg.api_key_env or "") or ""
+    if len(key) >= 8:
+        message = message.replace(key, "***")
+    hint = {401: f"check ${cfg.api_key_env}", 403: f"check the access of ${cfg.api_key_env}",
+            404: "check teacher.model and teacher.base_url"}.get(code, "")
+    return EndpointRejected(f"teacher endpoint {cfg.base_url or 'api.openai.com'} rejected the request with HTTP "
+                            f"{code}: {message[:500]}" + (f" ({hint})" if hint else ""))
+
+
 async def check_endpoint(cfg: TeacherConfig) -> None:
     """Fail fast, before any work, when the endpoint cannot be reached at all."""
     import openai
@@ -187,8 +214,11 @@ async def check_endpoint(cfg: TeacherConfig) -> None:
         await client.models.list()
     except openai.APIConnectionError as exc:
         raise MetaMathError(f"teacher endpoint {cfg.base_url or 'api.openai.com'} is unreachable ({exc})") from None
-    except openai.APIStatusError:
-        pass  # reachable; some servers have no /models route
+    except openai.APIStatusError as exc:
+        if exc.status_code in (401, 403):
+            raise rejected(exc, cfg) from None
+        # reachable; some servers have no /models route (404, 405): an unknown model shows on
+        # the first request, which stops the job just the same
     finally:
         await client.close()
 

@@ -216,7 +216,7 @@ def column_totals(ds, columns: list[str]) -> dict[str, int]:
         return pa.table({"rows": [batch.num_rows], **{c: [int(pa.compute.sum(batch[c]).as_py() or 0)] for c in columns}})
 
     totals = {"rows": 0, **{c: 0 for c in columns}}
-    for row in ds.select_columns(columns).map_batches(sums, batch_format="pyarrow", batch_size=None,
+    for row in ds.select_columns(columns, num_cpus=LIGHT_CPUS).map_batches(sums, batch_format="pyarrow", batch_size=None,
                                                       num_cpus=LIGHT_CPUS).take_all():
         for name in totals:
             totals[name] += int(row[name])
@@ -254,8 +254,14 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
     if n_cached:
         parts.append(resolved.flat_map(cached_samples, num_cpus=LIGHT_CPUS)
                      .map_batches(to_schema, batch_format="pyarrow", num_cpus=LIGHT_CPUS))
+    if n_pending and cfg.backend == "openai":
+        import asyncio
+
+        from metamath.teacher.openai_backend import check_endpoint
+
+        asyncio.run(check_endpoint(cfg))  # unreachable, or the key refused: before any request
     if n_pending:
-        todo = resolved.filter(expr=col("n_pending") > 0)
+        todo = resolved.filter(expr=col("n_pending") > 0, num_cpus=LIGHT_CPUS)
         sent = _through_backend(todo.map(pending_group, num_cpus=LIGHT_CPUS), cfg, store_root, run_tag,
                                 totals["has_pending"], chat)
         parts.append(sent.flat_map(expand_fanout, num_cpus=LIGHT_CPUS)
@@ -303,7 +309,7 @@ def count_by(ds, columns: list[str]) -> Counter:
     total: Counter = Counter()
     if ds is None:
         return total
-    for row in ds.select_columns(columns).map_batches(count, batch_format="pyarrow", batch_size=None,
+    for row in ds.select_columns(columns, num_cpus=LIGHT_CPUS).map_batches(count, batch_format="pyarrow", batch_size=None,
                                                       num_cpus=LIGHT_CPUS).take_all():
         for key, n in json.loads(row["counts"]):
             total[tuple(key)] += n

@@ -139,9 +139,10 @@ def build_vllm_processor(cfg: TeacherConfig, model_source: str, store_root: str,
                                 preprocess_map_kwargs={"num_cpus": LIGHT_CPUS},
                                 postprocess_map_kwargs={"num_cpus": LIGHT_CPUS})
 
-    def run(samples):
+    kwargs = {"store_root": store_root, "run": run, "max_tokens": cfg.max_tokens}
+
+    def decode(samples):
         # Error rows skip a processor's postprocess, so every row is converted (and stored) after it.
-        kwargs = {"store_root": store_root, "run": run, "max_tokens": cfg.max_tokens}
         return processor(samples).map(store_responses, fn_kwargs=kwargs, num_cpus=LIGHT_CPUS)
 
-    return run
+    return decode

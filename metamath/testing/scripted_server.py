@@ -34,6 +34,13 @@ class Script:
     hang_s: float = 30.0
     answers: dict[str, str] = field(default_factory=dict)  # question -> answer for solve prompts
     log_path: str | None = None
+    models_status: int = 200  # what GET /v1/models answers (some servers have no such route: 404)
+
+
+# What real servers say when they refuse the request itself.
+REJECTIONS = {"401": "Incorrect API key provided. You can find your API key at https://platform.example/keys.",
+              "403": "You are not allowed to use this model.",
+              "404": "The model `no-such-model` does not exist or you do not have access to it."}
 
 
 def fingerprint(messages: list[dict]) -> int:
@@ -103,6 +110,8 @@ class ScriptedServer:
                                      headers={"Retry-After": str(rule.get("retry_after", 1))})
         if kind == "500":
             return web.json_response({"error": {"message": "boom"}}, status=500)
+        if kind in REJECTIONS:
+            return web.json_response({"error": {"message": REJECTIONS[kind]}}, status=int(kind))
         if kind == "hang":
             await asyncio.sleep(self.script.hang_s)
         if kind == "malformed":
@@ -122,6 +131,10 @@ class ScriptedServer:
                                   "model": body.get("model", "scripted"), "choices": choices, "usage": usage})
 
     async def models(self, request: web.Request) -> web.Response:
+        if self.script.models_status != 200:
+            status = str(self.script.models_status)
+            return web.json_response({"error": {"message": REJECTIONS.get(status, "no such route")}},
+                                     status=self.script.models_status)
         return web.json_response({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
 
     def app(self) -> web.Application:

@@ -56,7 +56,7 @@ def test_faults_lose_no_row_and_every_failure_is_accounted(ray_local, scripted, 
     assert types["GSM_Rephrased"]["generated"] == 12
     for entry in types.values():
         assert entry["generated"] == entry["correct"] + sum(
-            v for k, v in entry["dropped"].items() if k in ("wrong_answer", "no_answer", "request_failed"))
+            v for k, v in entry["dropped"].items() if k in ("wrong_answer", "no_answer"))
     assert types["GSM_AnsAug"]["correct"] == 24 and types["GSM_Rephrased"]["correct"] == 12  # the oracle's answers
     records, _ = read_records(str(tmp_path / "metamathqa.parquet"))
     assert records == read_records(str(tmp_path / "metamathqa.jsonl"))[0] and len(records) == stats["rows"]
@@ -70,6 +70,46 @@ def test_exhausted_retries_are_reported_and_the_job_finishes(ray_local, scripted
     assert req["failed"].get("http_500", 0) > 0 and req["samples_failed"] > 0
     assert sum(t["dropped"].get("request_failed", 0) for t in stats["types"].values()) > 0
     assert req["sent"] == req["succeeded"] + req["retried_total"] + req["failed_total"]
+
+
+def _server_requests(log):
+    return [json.loads(line) for line in Path(log).read_text().splitlines()] if Path(log).exists() else []
+
+
+@pytest.mark.parametrize("code", ["401", "404"])
+def test_a_rejected_key_or_model_stops_the_job_at_the_first_answer(ray_local, scripted, tmp_path, code):
+    from metamath.errors import EndpointRejected, user_error
+
+    log = tmp_path / "server.jsonl"
+    server = scripted(faults=[{"every": 1, "fault": code, "attempts": 99}], models_status=404, log_path=str(log))
+    with pytest.raises(Exception) as info:
+        run_augment(load_config(None, _overrides(tmp_path / "out", server.base_url, 12)))
+    found = user_error(info.value)
+    assert isinstance(found, EndpointRejected), info.value
+    assert f"HTTP {code}" in str(found) and ("Incorrect API key" in str(found) or "does not exist" in str(found))
+    planned = 12 * 4  # far more requests than went out: no retry, no second batch
+    assert 0 < len(_server_requests(log)) <= 16 < planned
+
+
+def test_a_key_refused_by_the_models_route_fails_before_any_request(ray_local, scripted, tmp_path):
+    from metamath.errors import EndpointRejected
+
+    log = tmp_path / "server.jsonl"
+    server = scripted(models_status=401, log_path=str(log))
+    with pytest.raises(EndpointRejected, match="HTTP 401: Incorrect API key"):
+        run_augment(load_config(None, _overrides(tmp_path / "out", server.base_url, 4)))
+    assert _server_requests(log) == []
+
+
+def test_a_run_whose_every_request_failed_exits_non_zero_after_writing_its_stats(ray_local, scripted, tmp_path):
+    from metamath.errors import AllRequestsFailed
+
+    server = scripted(faults=[{"every": 1, "fault": "500", "attempts": 99}])
+    overrides = _overrides(tmp_path, server.base_url, 3, **{"teacher.max_retries": 0, "augment.methods": "[ansaug]"})
+    with pytest.raises(AllRequestsFailed, match=r"all 3 teacher requests failed \(http_500 3\)"):
+        run_augment(load_config(None, overrides))
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["requests"]["failed"] == {"http_500": 3} and stats["types"]["GSM_AnsAug"]["generated"] == 0
 
 
 def _write_config(path, out, url, limit):
