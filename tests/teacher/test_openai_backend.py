@@ -66,11 +66,13 @@ def test_exhausted_retries_are_recorded_and_others_go_on(ray_local, scripted):
     assert sum(r.attempts for r in failed) == 3 * len(failed) // 2  # 1 try + 2 retries per failed group
 
 
-def test_client_errors_are_not_retried(ray_local, scripted):
+def test_a_wrong_route_or_model_is_not_retried_but_stops_everything(ray_local, scripted):
+    from metamath.errors import EndpointRejected
+
     server = scripted()
     cfg = TeacherConfig(backend="openai", model="scripted", base_url=server.base_url.replace("/v1", "/nope"))
-    (response,), _ = _run(cfg, [make_group(cfg, MESSAGES, 1, {})])
-    assert response.status == "failed" and response.reason == "http_404" and response.attempts == 1
+    with pytest.raises(EndpointRejected, match="HTTP 404"):  # every other request would fail alike
+        _run(cfg, [make_group(cfg, MESSAGES, 1, {})])
 
 
 def test_unreachable_endpoint_fails_fast():
