@@ -22,12 +22,15 @@ def request_totals(runs: list[TeacherRun], cfg: TeacherConfig) -> tuple[dict[str
     totals: dict[str, Any] = {
         "sent": run.sent, "succeeded": run.succeeded, "retried": dict(run.retried), "failed": dict(run.failed),
         "retried_total": sum(run.retried.values()), "failed_total": sum(run.failed.values()),
+        "lost_with_worker": run.lost, "worker_restarts": run.worker_restarts,
         "served_from_cache": run.from_cache, "samples_generated": run.samples_ok, "samples_failed": run.samples_failed,
         "prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens,
     }
     price = cfg.price_per_million
     cost = lambda p, c: (p * price.get("prompt", 0.0) + c * price.get("completion", 0.0)) / 1e6  # noqa: E731
-    costs = {"price_per_million": dict(price), "this_run": round(cost(run.prompt_tokens, run.completion_tokens), 6),
+    lost = cost(run.lost_prompt_tokens, run.lost_completion_tokens)  # estimated: their usage never came back
+    costs = {"price_per_million": dict(price), "this_run": round(cost(run.prompt_tokens, run.completion_tokens) + lost, 6),
+             "lost_with_worker_estimated": round(lost, 6),
              "not_repaid_from_cache": round(cost(run.cached_prompt_tokens, run.cached_completion_tokens), 6)}
     return totals, costs
 
@@ -69,7 +72,10 @@ def print_summary(stats: dict[str, Any]) -> None:
     console = Console()
     console.print(table)
     console.print(f"requests sent {req['sent']} = succeeded {req['succeeded']} + retried {req['retried_total']} "
-                  f"{req['retried'] or ''} + failed {req['failed_total']} {req['failed'] or ''}; samples: "
+                  f"{req['retried'] or ''} + failed {req['failed_total']} {req['failed'] or ''}"
+                  + (f" + lost with a worker {req['lost_with_worker']}" if req.get("lost_with_worker") else "")
+                  + (f" ({req['worker_restarts']} worker restart(s))" if req.get("worker_restarts") else "")
+                  + "; samples: "
                   f"{req['samples_generated']} generated, {req['samples_failed']} failed, "
                   f"{req['served_from_cache']} from cache (not re-sent); tokens {req['prompt_tokens']} prompt + "
                   f"{req['completion_tokens']} completion; est. cost ${stats['cost']['this_run']:.4f}")

@@ -71,6 +71,9 @@ class TeacherConfig(Section):
     tokens_per_minute: Optional[PositiveInt] = None
     max_retries: int = Field(6, ge=0)
     timeout_s: PositiveFloat = 120.0
+    # On Ctrl-C/SIGTERM: nothing more is sent, and requests in flight get this long to come back
+    # and be stored (they are paid for either way).
+    shutdown_grace_s: float = Field(30.0, ge=0.0)
     batch_size: PositiveInt = 8  # hf / vllm batch
     replicas: PositiveInt = 1  # hf / vllm actors
     tensor_parallel_size: PositiveInt = 1
@@ -154,6 +157,7 @@ class EvaluateConfig(Section):
     tokens_per_minute: Optional[PositiveInt] = None
     max_retries: int = Field(6, ge=0)
     timeout_s: PositiveFloat = 300.0
+    shutdown_grace_s: float = Field(30.0, ge=0.0)
     stop: Optional[list[str]] = None  # default: the paper's stop strings with prompt: paper, none with chat
     use_gpu: bool = False  # hf: one GPU per replica; vllm: one GPU per tensor-parallel rank
     # vllm backend (as the teacher's)

@@ -31,7 +31,7 @@ def _decode_stats(run: TeacherRun) -> dict[str, Any]:
     """`window_s`: first request out to last reply in, so `tokens_per_s` leaves out start-up."""
     window = round(run.window_s, 3)
     return {"sent": run.sent, "succeeded": run.succeeded, "from_cache": run.from_cache, "failed": run.samples_failed,
-            "failed_by_reason": dict(run.failed),
+            "failed_by_reason": dict(run.failed), "lost_with_worker": run.lost, "worker_restarts": run.worker_restarts,
             "prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens, "window_s": window,
             "tokens_per_s": round(run.completion_tokens / window, 2) if window else None}
 

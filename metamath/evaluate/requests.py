@@ -26,7 +26,7 @@ def decoder_config(cfg: EvaluateConfig, benchmark: str) -> TeacherConfig:
         temperature=0.0, top_p=1.0, max_tokens=cfg.max_tokens.get(benchmark, 512), stop=stop or None,
         max_concurrency=cfg.max_concurrency, requests_per_minute=cfg.requests_per_minute,
         tokens_per_minute=cfg.tokens_per_minute, max_retries=cfg.max_retries, timeout_s=cfg.timeout_s,
-        batch_size=cfg.batch_size, replicas=cfg.replicas, tensor_parallel_size=cfg.tensor_parallel_size,
+        shutdown_grace_s=cfg.shutdown_grace_s, batch_size=cfg.batch_size, replicas=cfg.replicas, tensor_parallel_size=cfg.tensor_parallel_size,
         use_gpu=cfg.use_gpu, max_model_len=cfg.max_model_len, kv_cache_gb=cfg.kv_cache_gb,
         engine_kwargs=dict(cfg.engine_kwargs),
     )

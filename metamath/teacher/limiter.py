@@ -12,6 +12,7 @@ Pause deadlines are wall-clock times, so every process can compare them.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 
@@ -34,6 +35,7 @@ class Limits:
         self.tokens: deque[tuple[float, int]] = deque()
         self.token_sum = 0
         self.peak_in_flight = 0
+        self.draining = False  # stopping: no permit is granted any more
 
     def _expire(self, now: float) -> None:
         while self.requests and self.requests[0] <= now - WINDOW_S:
@@ -43,6 +45,8 @@ class Limits:
 
     def wait_time(self, tokens: int) -> float:
         """0 when a request of `tokens` may start now, else seconds to wait (a guess; re-check)."""
+        if self.draining:
+            return math.inf
         now = self.clock()
         self._expire(now)
         waits = [self.paused_until - now]
@@ -73,7 +77,10 @@ class Limits:
         self.paused_until = max(self.paused_until, self.clock() + seconds)
 
     def pause_deadline(self) -> float:
-        """The pause as a wall-clock time (the clock may be monotonic, per process)."""
+        """The pause as a wall-clock time (the clock may be monotonic, per process); infinite
+        while draining, so that workers stop handing permits to their waiting requests."""
+        if self.draining:
+            return math.inf
         return time.time() + max(0.0, self.paused_until - self.clock())
 
 
@@ -92,7 +99,7 @@ class RateLimiter:
                 return
             self.changed.clear()
             try:
-                await asyncio.wait_for(self.changed.wait(), timeout=wait)
+                await asyncio.wait_for(self.changed.wait(), timeout=min(wait, WINDOW_S))
             except asyncio.TimeoutError:
                 pass
 
@@ -120,6 +127,11 @@ class RateLimiter:
     def pause(self, seconds: float) -> None:
         self.limits.pause(seconds)
 
+    def drain(self) -> int:
+        """Stop granting permits (an interrupted job); returns the requests still in flight."""
+        self.limits.draining = True
+        return self.limits.in_flight
+
     def stats(self) -> dict:
         return {"in_flight": self.limits.in_flight, "peak_in_flight": self.limits.peak_in_flight,
                 "paused_until": self.limits.paused_until}
@@ -143,8 +155,8 @@ class PermitClient:
         if now - self.last_poll > self.POLL_S:
             self.last_poll = now
             self.pause_until = max(self.pause_until, await self.limiter.pause_deadline.remote())
-        while time.time() < self.pause_until:
-            await asyncio.sleep(self.pause_until - time.time())
+        while time.time() < self.pause_until:  # forever once draining: the process is about to go
+            await asyncio.sleep(min(self.pause_until - time.time(), 1.0))
 
     def pause(self, seconds: float) -> None:
         self.pause_until = max(self.pause_until, time.time() + seconds)
@@ -173,8 +185,9 @@ class PermitClient:
 
     def _hand_over(self) -> None:
         """A permit goes to this worker's next waiting request, or back to the actor: a
-        permit is never held idle, or another worker could wait on it forever."""
-        while self.waiters:
+        permit is never held idle, or another worker could wait on it forever. Once the job
+        drains, it goes back: the actor counts what is still in flight."""
+        while self.waiters and self.pause_until != math.inf:
             future = self.waiters.popleft()
             if not future.done():
                 future.set_result(None)

@@ -78,7 +78,7 @@ def _choices(completion: Any) -> list[tuple[str, str | None]]:
 class OpenAIGroupRunner:
     """Runs request groups against one endpoint; shared by augment and evaluate."""
 
-    def __init__(self, cfg: TeacherConfig, limiter: Any, on_response=None) -> None:
+    def __init__(self, cfg: TeacherConfig, limiter: Any, on_response=None, on_send=None) -> None:
         from openai import AsyncOpenAI
 
         from metamath.teacher.limiter import PermitClient
@@ -86,6 +86,7 @@ class OpenAIGroupRunner:
         self.cfg = cfg
         self.permits = PermitClient(limiter, recycle=cfg.requests_per_minute is None and cfg.tokens_per_minute is None)
         self.on_response = on_response or (lambda response: None)
+        self.on_send = on_send or (lambda prompt_tokens, completion_tokens: None)  # the ledger, before each request
         self.client = AsyncOpenAI(base_url=cfg.base_url, api_key=api_key(cfg.api_key_env),
                                   max_retries=0, timeout=cfg.timeout_s)
         self.rng = random.Random()
@@ -127,6 +128,7 @@ class OpenAIGroupRunner:
         try:
             if self.rejection is not None:  # refused while this one waited for its permit
                 raise self.rejection
+            self.on_send(estimate - self.cfg.max_tokens, self.cfg.max_tokens * len(keys))
             completion = await self._create(messages, keys)
             pairs = _choices(completion)
             usage = getattr(completion, "usage", None)

@@ -22,6 +22,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import ray
 
 from metamath.config import TeacherConfig
+from metamath.teacher.ledger import clear_ledger
 from metamath.teacher.store import Store
 from metamath.ray_utils import LIGHT_CPUS
 
@@ -41,7 +42,8 @@ _DEFAULTS = {"attempts": 0, "retries": "{}", "cached": False, "reused": False, "
 @dataclass
 class TeacherRun:
     """The accounting of one round: requests attributed to the first row each produced, so that
-    sent = succeeded + retried + failed."""
+    sent = succeeded + retried + failed + lost (lost: sent by a worker that died before the
+    answer was stored, counted from the ledger)."""
 
     from_cache: int = 0  # samples served from the store, not sent
     sent: int = 0  # requests sent (HTTP requests or generate calls), retries included
@@ -55,6 +57,10 @@ class TeacherRun:
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0  # what the samples on file cost when they were bought
     cached_completion_tokens: int = 0
+    lost: int = 0  # requests whose answers died with their worker (sent again after its restart)
+    lost_prompt_tokens: int = 0  # estimated: the lost requests were paid for, their usage never seen
+    lost_completion_tokens: int = 0
+    worker_restarts: int = 0  # teacher actors Ray restarted after they died
     first_sent: float = math.inf  # wall-clock span of this round's fresh responses: decoding
     last_received: float = 0.0  # time without start-up (Ray, actors, engines)
 
@@ -243,6 +249,7 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
 
     store = Store(store_root)
     store.compact()  # a crashed run's journal becomes readable segments first
+    clear_ledger(store_root)
     resolved = lookup(groups, store) if groups is not None else None
     if resolved is None:  # nothing asked (e.g. no round-2 work)
         clear_folder(out_dir)
@@ -271,7 +278,7 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
         rows = union_all(parts)
         run_with_progress(lambda: rows.write_parquet(out_dir, ray_remote_args={"num_cpus": LIGHT_CPUS}), tally,
                           n_pending, f"{label}: {n_cached} on file")
-    run, count, stages = ray.get(tally_round.remote(out_dir))
+    run, count, stages = ray.get(tally_round.remote(out_dir, store_root, run_tag))
     return Round(out_dir, TeacherRun(**run), count, stages)
 
 
@@ -337,10 +344,13 @@ def iter_shard_rows(path: str, columns: list[str]) -> Iterator[dict[str, Any]]:
 
 
 @ray.remote(num_cpus=LIGHT_CPUS)
-def tally_round(path: str) -> tuple[dict[str, Any], int, dict[str, int]]:
+def tally_round(path: str, store_root: str = "", run_tag: str = "") -> tuple[dict[str, Any], int, dict[str, int]]:
     """The round's accounting from its shards; samples from the store are summed by column (a
-    re-run is mostly those), the rest row by row."""
+    re-run is mostly those), the rest row by row. Then the ledger: requests sent that no row
+    accounts for were lost with a worker that died."""
     import pyarrow.compute as pc
+
+    from metamath.teacher.ledger import read_ledger
 
     run, count, stages = TeacherRun(), 0, Counter()
     for batch in iter_shard_batches(path, [*TALLY_COLUMNS, "stage"]):
@@ -354,4 +364,10 @@ def tally_round(path: str) -> tuple[dict[str, Any], int, dict[str, int]]:
         run.cached_completion_tokens += int(pc.sum(on_file["completion_tokens"]).as_py() or 0)
         for row in table.filter(pc.invert(cached)).to_pylist():
             run.add(row)
+    if store_root:
+        ledger = read_ledger(store_root, run_tag)
+        run.lost = max(0, ledger.sent - run.sent)
+        run.sent += run.lost
+        run.lost_prompt_tokens, run.lost_completion_tokens = ledger.lost_tokens(run.lost)
+        run.worker_restarts = ledger.restarts
     return asdict(run), count, dict(stages)

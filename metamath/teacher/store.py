@@ -130,6 +130,22 @@ def journal_rows(fs: pafs.FileSystem, path: str) -> Iterator[dict[str, Any]]:
             yield row
 
 
+def journaled_responses(root: str, run: str) -> dict[str, TeacherResponse]:
+    """The successful responses this run's workers journaled (not yet compacted), as they were
+    returned, attempts and retries included: what a restarted worker hands back instead of
+    sending its dead predecessor's batch again."""
+    store, found = Store(root), {}
+    for path in store.journal_files():
+        for line in _lines(store.fs, path):
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(raw, dict) and raw.get("run") == run and raw.get("status") == "ok" and "kind" not in raw:
+                found[raw["key"]] = TeacherResponse.from_row(raw)
+    return found
+
+
 class Store:
     """The layout of one store: manifest, segments, journal files."""
 

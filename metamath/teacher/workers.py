@@ -14,7 +14,7 @@ import pandas as pd
 
 from metamath.config import TeacherConfig
 from metamath.teacher.requests import TeacherResponse
-from metamath.teacher.store import StoreWriter
+from metamath.teacher.store import StoreWriter, journaled_responses
 
 
 def _out_rows(groups: list[dict], responses_by_key: dict[str, TeacherResponse]) -> pd.DataFrame:
@@ -45,11 +45,16 @@ class OpenAIWorker:
     client and the store writer live, so none of them is touched by two threads."""
 
     def __init__(self, cfg: dict, limiter: Any, store_root: str, run: str = "") -> None:
+        from metamath.teacher.ledger import Ledger
         from metamath.teacher.openai_backend import LoopThread, OpenAIGroupRunner
 
         self.store = StoreWriter(store_root, run)
+        self.ledger = Ledger(store_root, run)
+        # Restarted after a death: the batch it died in runs again, and what the dead worker
+        # had already stored is handed back instead of being bought a second time.
+        self.recovered = journaled_responses(store_root, run) if self.ledger.started() else {}
         self.loop = LoopThread()
-        self.runner = OpenAIGroupRunner(TeacherConfig(**cfg), limiter, self._store)
+        self.runner = OpenAIGroupRunner(TeacherConfig(**cfg), limiter, self._store, self.ledger.sent)
         self.prompt_of: dict[str, str] = {}
 
     def _store(self, response: TeacherResponse) -> None:
@@ -57,13 +62,15 @@ class OpenAIWorker:
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         groups = _groups(batch)
-        self.prompt_of.update(_prompt_keys(groups))
+        found = {k: self.recovered.pop(k) for g in groups for k in g["keys"] if k in self.recovered}
+        self.prompt_of.update({k: p for k, p in _prompt_keys(groups).items() if k not in found})
+        todo = [(g["messages"], [k for k in g["keys"] if k not in found]) for g in groups]
 
         async def run_all():
-            return await asyncio.gather(*(self.runner.run_group(g["messages"], g["keys"]) for g in groups))
+            return await asyncio.gather(*(self.runner.run_group(messages, keys) for messages, keys in todo if keys))
 
         results = self.loop.run(run_all())
-        return _out_rows(groups, {r.key: r for group in results for r in group})
+        return _out_rows(groups, {**found, **{r.key: r for group in results for r in group}})
 
 
 class HFWorker:
@@ -74,6 +81,7 @@ class HFWorker:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from metamath.models import resolve_model
+        from metamath.teacher.ledger import Ledger
 
         self.cfg = TeacherConfig(**cfg)
         self.threads = threads or os.cpu_count() or 1
@@ -85,6 +93,7 @@ class HFWorker:
         dtype = torch.bfloat16 if self.cfg.use_gpu else torch.float32  # bf16 is ~4x slower on CPU
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device).eval()
         self.store = StoreWriter(store_root, run)
+        Ledger(store_root, run).started()  # restarts are named in the stats
 
     def _generate(self, prompts: list[str], seed: int, raw: bool) -> list[tuple[str, int, int, str]]:
         import torch

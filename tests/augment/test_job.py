@@ -112,6 +112,56 @@ def test_a_run_whose_every_request_failed_exits_non_zero_after_writing_its_stats
     assert stats["requests"]["failed"] == {"http_500": 3} and stats["types"]["GSM_AnsAug"]["generated"] == 0
 
 
+def _kill_busiest(fragment: str, port: int) -> int | None:
+    """SIGKILL the Ray worker (title ray::...`fragment`...) with the most connections open to `port`."""
+    import psutil
+
+    def open_to_port(proc):
+        try:
+            return sum(bool(c.raddr) and c.raddr.port == port and c.status == "ESTABLISHED"
+                       for c in proc.net_connections())
+        except psutil.Error:
+            return 0
+
+    workers = [p for p in psutil.process_iter(["pid", "cmdline"])
+               if " ".join(p.info["cmdline"] or []).startswith("ray::") and fragment in " ".join(p.info["cmdline"])]
+    busiest = max(workers, key=open_to_port, default=None)
+    if busiest is None or not open_to_port(busiest):
+        return None
+    os.kill(busiest.pid, signal.SIGKILL)
+    return busiest.pid
+
+
+def test_a_teacher_worker_killed_mid_run_is_accounted_and_nothing_stored_is_bought_twice(ray_local, scripted, tmp_path):
+    import threading
+    from collections import Counter
+
+    log = tmp_path / "server.jsonl"
+    server = scripted(latency_s=0.5, answers=_oracle(48), log_path=str(log))
+    killed = {}
+
+    def kill_when_busy():  # as a preempted node would: the actor goes, its requests in flight with it
+        deadline = time.time() + 120
+        while (log.read_text().count("\n") if log.exists() else 0) < 12 and time.time() < deadline:
+            time.sleep(0.05)
+        killed["pid"] = _kill_busiest("OpenAIWorker", int(server.base_url.rsplit(":", 1)[1].split("/")[0]))
+
+    threading.Thread(target=kill_when_busy, daemon=True).start()
+    overrides = _overrides(tmp_path / "out", server.base_url, 48,
+                           **{"augment.methods": "[ansaug]", "augment.samples": "{ansaug: 1}", "teacher.replicas": 2,
+                              "teacher.price_per_million": "{prompt: 1.0, completion: 2.0}"})
+    stats = run_augment(load_config(None, overrides))
+    assert killed.get("pid"), "no teacher worker was found to kill"
+    req, seen = stats["requests"], _server_requests(log)
+    assert stats["types"]["GSM_AnsAug"]["generated"] == 48  # every question answered
+    assert req["worker_restarts"] >= 1
+    # what the server received is what stats.json says was sent, lost requests included
+    assert len(seen) == req["sent"] == req["succeeded"] + req["retried_total"] + req["failed_total"] + req["lost_with_worker"]
+    twice = sum(n - 1 for n in Counter(e["keys"] for e in seen).values() if n > 1)
+    assert 1 <= req["lost_with_worker"] == twice  # only answers that died with the worker were bought again
+    assert 0 < stats["cost"]["lost_with_worker_estimated"] < stats["cost"]["this_run"]
+
+
 def _write_config(path, out, url, limit):
     data = {"augment": {"dataset": "gsm8k", "limit": limit, "output_dir": str(out),
                         "samples": {"ansaug": 2, "rephrase": 1, "sv": 1, "fobar": 1, "masks_per_question": 1}},

@@ -1,0 +1,106 @@
+"""The request ledger: every HTTP request a worker sends is written down before it goes out.
+
+A worker that dies (a preempted node, an OOM kill) takes the answers to its requests in flight
+with it; Ray restarts the actor and runs its batch again, so those requests are paid twice. The
+round's rows cannot count them (they never came back); the ledger can. Each worker process
+appends to its own file under `<store>/ledger/<round>/`: a `start` line naming its actor every
+time it starts (a restart shows as a second start of the same actor), and a `sent` line with the
+request's estimated tokens before each request. The round's tally sets the lines sent against the
+requests its rows account for: the difference was lost with a worker.
+
+Local files are flushed per line, so a `kill -9` loses no line. On object stores (s3://) lines
+are written in parts, and a dead worker's unwritten part is not counted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+LEDGER = "ledger"
+
+
+def ledger_root(store_root: str, run: str) -> str:
+    return f"{store_root.rstrip('/')}/{LEDGER}/{run.replace(':', '-') or 'run'}"
+
+
+class Ledger:
+    """One worker process's side of the ledger."""
+
+    def __init__(self, store_root: str, run: str) -> None:
+        from metamath.teacher.store import StoreWriter
+
+        self.writer = StoreWriter(ledger_root(store_root, run), run)
+
+    def started(self) -> bool:
+        """Record this worker's start; True when Ray restarted it after it died."""
+        import ray
+
+        context = ray.get_runtime_context()
+        actor = context.get_actor_id() if ray.is_initialized() else None
+        restarted = bool(actor) and bool(context.was_current_actor_reconstructed)
+        self.writer.write({"event": "start", "actor": actor or self.writer.name, "restarted": restarted})
+        return restarted
+
+    def sent(self, prompt_tokens: int, completion_tokens: int) -> None:
+        """Before a request goes out: estimated prompt tokens and the most it may generate."""
+        self.writer.write({"event": "sent", "p": prompt_tokens, "c": completion_tokens})
+
+
+@dataclass
+class LedgerTotals:
+    sent: int = 0
+    prompt_tokens: int = 0  # estimates over every request sent
+    completion_tokens: int = 0
+    starts: Counter = field(default_factory=Counter)  # actor -> times started
+
+    @property
+    def restarts(self) -> int:
+        return sum(n - 1 for n in self.starts.values())
+
+    def lost_tokens(self, lost: int) -> tuple[int, int]:
+        """Estimated (prompt, completion) tokens of `lost` requests: the mean of what was sent."""
+        if not self.sent or lost <= 0:
+            return 0, 0
+        return round(self.prompt_tokens * lost / self.sent), round(self.completion_tokens * lost / self.sent)
+
+
+def read_ledger(store_root: str, run: str) -> LedgerTotals:
+    """The round's totals, read line by line (a torn last line is skipped)."""
+    from metamath.teacher.store import _filesystem, _lines
+
+    fs, path, _ = _filesystem(ledger_root(store_root, run))
+    totals = LedgerTotals()
+    if fs.get_file_info(path).type.name == "NotFound":
+        return totals
+    import pyarrow.fs as pafs
+
+    for info in fs.get_file_info(pafs.FileSelector(path)):
+        if info.base_name.endswith(".jsonl"):
+            for line in _lines(fs, info.path):
+                _count(totals, line)
+    return totals
+
+
+def _count(totals: LedgerTotals, line: str) -> None:
+    try:
+        entry: dict[str, Any] = json.loads(line)
+    except json.JSONDecodeError:
+        return
+    if entry.get("event") == "sent":
+        totals.sent += 1
+        totals.prompt_tokens += int(entry.get("p") or 0)
+        totals.completion_tokens += int(entry.get("c") or 0)
+    elif entry.get("event") == "start":
+        totals.starts[str(entry.get("actor"))] += 1
+
+
+def clear_ledger(store_root: str) -> None:
+    """Ledgers of earlier rounds: their counts are in their stats already."""
+    from metamath.teacher.store import _filesystem
+
+    fs, path, _ = _filesystem(f"{store_root.rstrip('/')}/{LEDGER}")
+    if fs.get_file_info(path).type.name != "NotFound":
+        fs.delete_dir(path)
