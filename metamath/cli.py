@@ -37,10 +37,14 @@ def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
         interrupt = as_interrupt(exc)
         if interrupt is None:
             raise
+        from metamath.teacher.shutdown import drain_live_rounds
+
+        stored = drain_live_rounds()  # before Ray goes: replies in flight are paid for, so keep them
         killed = stop_everything()
-        print(f"\ninterrupted ({interrupt}): Ray stopped"
+        print(f"\ninterrupted ({interrupt}): " + (f"{stored}; " if stored else "") + "Ray stopped"
               + (f", {killed} leftover process(es) killed" if killed else "")
-              + "; re-run the same command to resume", file=sys.stderr)
+              + "; re-run the same command to resume" + (" (nothing stored is sent again)" if stored else ""),
+              file=sys.stderr)
         raise typer.Exit(interrupt.exit_code)
     except Exception as exc:  # a worker's MetaMathError arrives wrapped by Ray
         from metamath.errors import user_error

@@ -148,13 +148,22 @@ class PermitClient:
         self.waiters: deque[asyncio.Future] = deque()
         self.fetching = False
         self.pause_until = 0.0
-        self.last_poll = 0.0
+        self.watcher: asyncio.Future | None = None
+
+    async def _watch_pauses(self) -> None:
+        """Keeps `pause_until` fresh, also while no request asks for a permit: a finished
+        request hands its permit on locally, and must know by then that the job is draining."""
+        while True:
+            try:
+                self.pause_until = max(self.pause_until, await self.limiter.pause_deadline.remote())
+            except Exception:  # noqa: BLE001 - the limiter is gone: the job is ending
+                return
+            await asyncio.sleep(self.POLL_S)
 
     async def _respect_pause(self) -> None:
-        now = time.time()
-        if now - self.last_poll > self.POLL_S:
-            self.last_poll = now
-            self.pause_until = max(self.pause_until, await self.limiter.pause_deadline.remote())
+        if self.watcher is None:
+            self.watcher = asyncio.ensure_future(self._watch_pauses())
+            await asyncio.sleep(0)
         while time.time() < self.pause_until:  # forever once draining: the process is about to go
             await asyncio.sleep(min(self.pause_until - time.time(), 1.0))
 

@@ -118,10 +118,14 @@ class Round:
     stages: dict[str, int] = field(default_factory=dict)  # rows per stage (solve, rephrase, ...)
 
 
-def _limiter(cfg: TeacherConfig):
+def _limiter(cfg: TeacherConfig, store_root: str, run_tag: str):
+    """The round's job-wide limiter, registered so that an interrupt can drain it."""
     from metamath.teacher.limiter import RateLimiter
+    from metamath.teacher.shutdown import register
 
-    return RateLimiter.remote(cfg.max_concurrency, cfg.requests_per_minute, cfg.tokens_per_minute)
+    limiter = RateLimiter.remote(cfg.max_concurrency, cfg.requests_per_minute, cfg.tokens_per_minute)
+    register(limiter, cfg.shutdown_grace_s, store_root, run_tag)
+    return limiter
 
 
 def _through_backend(ds, cfg: TeacherConfig, store_root: str, run_tag: str, n_groups: int, chat: bool):
@@ -141,7 +145,7 @@ def _through_backend(ds, cfg: TeacherConfig, store_root: str, run_tag: str, n_gr
         pool = ray.data.ActorPoolStrategy(size=cfg.replicas, max_concurrent_calls_per_actor=CALLS_PER_ACTOR,
                                           enable_true_multi_threading=True)
         return ds.map_batches(workers.OpenAIWorker, batch_size=batch, batch_format="pandas",
-                              fn_constructor_kwargs={"cfg": cfg.model_dump(), "limiter": _limiter(cfg),
+                              fn_constructor_kwargs={"cfg": cfg.model_dump(), "limiter": _limiter(cfg, store_root, run_tag),
                                                      "store_root": store_root, "run": run_tag},
                               compute=pool, num_cpus=0.5)
     if cfg.backend == "hf":

@@ -233,6 +233,24 @@ class Store:
 
         return sum(pq.ParquetFile(p, filesystem=self.fs).metadata.num_rows for p in self.segment_paths())
 
+    def responses_on_file(self, run_prefix: str = "") -> tuple[int, int]:
+        """(successful responses stored by runs whose tag starts with `run_prefix`, all of them)."""
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        mine = total = 0
+        for path in self.segment_paths():
+            table = pq.read_table(path, columns=["kind", "status", "run"], filesystem=self.fs)
+            ok = table.filter(pc.and_(pc.equal(table["kind"], "response"), pc.equal(table["status"], "ok")))
+            total += ok.num_rows
+            mine += int(pc.sum(pc.starts_with(pc.fill_null(ok["run"], ""), run_prefix)).as_py() or 0) if run_prefix else 0
+        for path in self.journal_files():
+            for row in journal_rows(self.fs, path):
+                if row["kind"] == "response" and row["status"] == "ok":
+                    total += 1
+                    mine += bool(run_prefix) and (row["run"] or "").startswith(run_prefix)
+        return mine, total
+
     def is_empty(self) -> bool:
         return not self.segment_paths() and not self.journal_files()
 

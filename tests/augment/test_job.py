@@ -262,3 +262,39 @@ def test_hf_backend_on_the_embedded_model(ray_local, tmp_path):
     assert (tmp_path / "metamathqa.parquet").is_file()
     again = run_augment(cfg)  # resumes entirely from the store
     assert again["requests"]["sent"] == 0 and again["rows"] == stats["rows"]
+
+
+def _ledger_sent(out) -> int:
+    return sum(p.read_text().count('"event": "sent"') for p in Path(out, "responses", "ledger").rglob("*.jsonl"))
+
+
+def test_ctrl_c_stops_sending_and_stores_the_replies_in_flight(scripted, tmp_path):
+    log = tmp_path / "server.jsonl"
+    server = scripted(latency_s=3.0, answers=_oracle(8), log_path=str(log))
+    out = tmp_path / "out"
+    data = {"augment": {"dataset": "gsm8k", "limit": 8, "output_dir": str(out), "methods": ["ansaug"],
+                        "samples": {"ansaug": 1}},
+            "teacher": {"backend": "openai", "base_url": server.base_url, "model": "scripted", "max_concurrency": 4,
+                        "shutdown_grace_s": 20}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(data))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("RAY_ADDRESS", None)
+    cmd = [sys.executable, "-m", "metamath", "augment", "--config", str(tmp_path / "c.yaml")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 180
+    while _ledger_sent(out) < 4 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert _ledger_sent(out) >= 4 and not _server_requests(log), "no request in flight to interrupt"
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole foreground group
+    _, err = proc.communicate(timeout=120)
+    answered = {k for e in _server_requests(log) for k in e["keys"].split(",")}
+    stored = set(load_responses(str(out / "responses"))[0])
+    assert proc.returncode == 130, err[-3000:]
+    assert 4 <= len(answered) < 8 and answered <= stored  # every reply that was paid for is on file
+    assert f"{len(stored)} response(s) stored by this run" in err and "re-run the same command to resume" in err
+    assert err.rstrip().splitlines()[-1].startswith("interrupted (SIGINT)")
+    sent_before = len(_server_requests(log))
+    assert subprocess.run(cmd, env=env, capture_output=True, timeout=300).returncode == 0
+    again = [k for e in _server_requests(log)[sent_before:] for k in e["keys"].split(",")]
+    assert not set(again) & stored and len(again) == 8 - len(stored)  # resumed: only what was missing
