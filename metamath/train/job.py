@@ -10,12 +10,11 @@ from typing import Any
 from metamath.config import MetaMathConfig
 from metamath.config.schema import TrainConfig
 from metamath.models import resolve_model
+from metamath.train.checkpoints import RUN_NAME
 from metamath.train.dataset import DataStats, build_dataset
 from metamath.train.model import load_tokenizer
 from metamath.train.plan import StepPlan, deepspeed_config, step_plan
 from metamath.train.storage import is_uri, storage_path
-
-RUN_NAME = "ray_train"
 
 
 def make_trainer(cfg: TrainConfig, plan: StepPlan, model_path: str, dataset: Any) -> Any:

@@ -44,26 +44,34 @@ def build_engine(cfg: TrainConfig, plan: StepPlan, ds_config: dict, model: Any) 
     return engine, scheduler
 
 
-def restore(engine: Any) -> int:
-    """The step of the checkpoint Ray Train hands back after a failure or a re-run, else 0."""
-    import ray.train
+def restore(engine: Any, run_dir: str) -> tuple[int, list[str]]:
+    """(the step of the newest complete checkpoint under `run_dir`, loaded, else 0; messages
+    about incomplete ones skipped). Not only Ray Train's own pick (`get_checkpoint`): a run
+    killed while a checkpoint was being copied must resume from the one before it."""
+    from ray.train import Checkpoint
 
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint is None:
-        return 0
-    with checkpoint.as_directory() as folder:
+    from metamath.train.checkpoints import resume_point
+
+    path, step, skipped = resume_point(run_dir)
+    if path is None:
+        return 0, skipped
+    with Checkpoint(path).as_directory() as folder:
         engine.load_checkpoint(folder, tag=DS_TAG, load_module_strict=True)
-        return json.loads((Path(folder) / "trainer_state.json").read_text())["step"]
+        return json.loads((Path(folder) / "trainer_state.json").read_text())["step"], skipped
 
 
 def save_checkpoint(engine: Any, step: int, metrics: dict[str, Any]) -> None:
     import ray.train
     from ray.train import Checkpoint
 
+    from metamath.train.checkpoints import STATE, write_manifest
+
+    context = ray.train.get_context()
     with tempfile.TemporaryDirectory(prefix="metamath-ckpt-") as folder:
         engine.save_checkpoint(folder, tag=DS_TAG)
-        if ray.train.get_context().get_world_rank() == 0:
-            (Path(folder) / "trainer_state.json").write_text(json.dumps({"step": step}))
+        if context.get_world_rank() == 0:
+            (Path(folder) / STATE).write_text(json.dumps({"step": step, "world_size": context.get_world_size()}))
+        write_manifest(folder, context.get_world_rank())  # last: its presence says the rest is whole
         ray.train.report(metrics, checkpoint=Checkpoint.from_directory(folder),
                          checkpoint_dir_name=f"checkpoint_step_{step:08d}")
 

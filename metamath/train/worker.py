@@ -18,6 +18,7 @@ from metamath.train.loop import (
 )
 from metamath.train.metrics import MetricsLog
 from metamath.train.model import load_model, load_tokenizer
+from metamath.train.checkpoints import RUN_NAME
 from metamath.train.plan import StepPlan
 from metamath.train.storage import local_mirror, upload
 
@@ -47,9 +48,12 @@ def train_worker(config: dict[str, Any]) -> None:
     world = ray.train.get_context().get_world_size()
     tokenizer = load_tokenizer(config["model_path"])
     engine, scheduler = build_engine(cfg, plan, config["deepspeed"], load_model(cfg, config["model_path"], tokenizer))
-    step = restore(engine)
-    if step and rank == 0:
-        sys.stdout.write(f"[train] resumed from the checkpoint at step {step}\n")
+    step, skipped = restore(engine, f"{cfg.output_dir.rstrip('/')}/{RUN_NAME}")
+    if rank == 0:
+        for message in skipped:
+            sys.stdout.write(f"[train] {message}\n")
+        if step:
+            sys.stdout.write(f"[train] resumed from the checkpoint at step {step}\n")
     mirror = local_mirror(cfg.output_dir)
     log = MetricsLog(mirror, plan.total_steps, step) if rank == 0 else None
     shard = ray.train.get_dataset_shard("train")

@@ -107,6 +107,28 @@ def test_a_killed_worker_resumes_from_the_last_checkpoint(ray_local, tiny_llama,
     assert (out / "final" / "model.safetensors").is_file()
 
 
+def test_a_checkpoint_cut_short_is_skipped_and_the_run_resumes_from_the_one_before(ray_local, tiny_llama, tmp_path,
+                                                                                  capfd):
+    import shutil
+
+    cfg = _config(tiny_llama, tmp_path, rows=32, epochs=1, zero_stage=2, save_every_steps=1)
+    out = tmp_path / "out"
+    first = run_train(cfg)
+    assert first["plan"]["total_steps"] == 2
+    # as a kill during the copy of the last checkpoint leaves it: rank 1's optimizer shard cut short
+    last = out / "ray_train" / "checkpoint_step_00000002"
+    shard = next(last.rglob("zero_pp_rank_1_*optim_states.pt"))
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    shutil.rmtree(out / "final")
+    capfd.readouterr()
+    again = run_train(cfg)
+    printed = capfd.readouterr().out
+    assert "skipped the incomplete checkpoint checkpoint_step_00000002 (missing ds/" in printed
+    assert "resumed from the checkpoint at step 1" in printed
+    assert [r["step"] for r in read_metrics(out)] == [1, 2]  # step 2 trained again, each step logged once
+    assert (out / "final" / "model.safetensors").is_file() and again["last_loss"] is not None
+
+
 def test_bad_inputs_fail_with_clear_messages(ray_local, tiny_llama, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"query": "q", "response": "r", "type": "GSM_AnsAug", "original_question": "q"}) + "\n"
