@@ -13,12 +13,22 @@ from metamath.errors import MetaMathError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="MetaMath on Ray: augment, train, evaluate.")
 console = Console()
 
+OWNS_PROCESS = False  # set by the entry points: the command is the whole process
+
 ConfigOpt = typer.Option(..., "--config", "-c", help="YAML run config (configs/*.yaml)")
 OverridesArg = typer.Argument(None, help="dotted.key=value overrides, values in YAML")
 
 
 def _fail(exc: Exception) -> None:
-    print(f"error: {exc}", file=sys.stderr)
+    """The error is the last thing on the terminal: Ray is stopped first, since its log monitor
+    forwards the workers' lines with a delay and would print them after ours (only when this
+    process is the command: a caller's own Ray, as in tests, is left alone)."""
+    if OWNS_PROCESS and "ray" in sys.modules:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+    print(("\n" if sys.stderr.isatty() else "") + f"error: {exc}", file=sys.stderr)
     raise typer.Exit(2)
 
 
@@ -131,6 +141,8 @@ def model(name: str = typer.Argument("smollm2-135m-instruct")) -> None:
 
 
 def main() -> None:
+    global OWNS_PROCESS
+    OWNS_PROCESS = True
     app()
 
 

@@ -1,3 +1,5 @@
+import pytest
+
 from typer.testing import CliRunner
 
 from metamath.cli import app
@@ -67,3 +69,51 @@ def test_an_unwritable_output_dir_is_one_line_before_any_work(tmp_path):
         key = f"{command}.output_dir"
         assert key in result.output and "cannot write" in result.output, (command, result.output)
         assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 3, result.output
+
+
+def _run_in_a_terminal(cmd: list[str], timeout: float = 300) -> str:
+    """Run `cmd` with a pseudo-terminal as stdout and stderr (progress bars draw as they do for a
+    person) and return the screen's lines: each line as the terminal leaves it after `\\r`s."""
+    import os
+    import pty
+    import re
+    import subprocess
+    import time
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    proc = subprocess.Popen(cmd, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL, env=env, close_fds=True)
+    os.close(slave)
+    chunks, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the other side closed: the command ended
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=30)
+    os.close(master)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode(errors="replace"))
+    return [line.split("\r")[-1] if line.split("\r")[-1].strip() else line.replace("\r", "")
+            for line in text.replace("\r\n", "\n").split("\n")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["unreachable", "401"])
+def test_the_error_is_the_last_line_on_the_terminal(tmp_path, data_root, fault):
+    import sys
+
+    import yaml
+
+    from metamath.testing.scripted_server import Script, ServerProcess
+
+    with ServerProcess(Script(faults=[{"every": 1, "fault": "401", "attempts": 99}], models_status=404)) as server:
+        url = server.base_url if fault == "401" else "http://127.0.0.1:9/v1"
+        config = {"augment": {"dataset": "gsm8k", "limit": 8, "output_dir": str(tmp_path / "out")},
+                  "teacher": {"backend": "openai", "base_url": url, "model": "scripted", "max_concurrency": 4}}
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+        screen = _run_in_a_terminal([sys.executable, "-m", "metamath", "augment", "--config", str(tmp_path / "c.yaml")])
+    shown = [line for line in screen if line.strip()]
+    assert shown[-1].startswith("error: teacher endpoint"), shown[-8:]
