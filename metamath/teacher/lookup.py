@@ -96,12 +96,17 @@ def resolve_prompt(asks: list[dict], haves: list[dict]) -> list[dict]:
     """The groups asking for one prompt, against what the store holds for it."""
     on_file, verdicts = _on_file(haves)
     owner: dict[str, dict] = {}  # pending key -> the row of the ask that sends it
+    served: set[str] = set()  # keys on file already handed to an ask
     out = []
     for ask in sorted(asks, key=lambda a: a["meta"]):
         row = {**ask, "pending_keys": [], "pending_indices": [], "cached": [], "fanout": {}, "n_cached": 0}
         for key, index in zip(ask["keys"], ask["sample_indices"]):
             if key in on_file:
-                row["cached"].append({**_cached_row(on_file[key]), "prompt_key": ask["prompt_key"], "sample_index": int(index),
+                # The first ask gets the sample from the store; the others get a copy counted as
+                # reused, just as when the sample is sent: a resumed run counts as a clean one.
+                sample = _cached_row(on_file[key]) if key not in served else _reused_row(on_file[key])
+                served.add(key)
+                row["cached"].append({**sample, "prompt_key": ask["prompt_key"], "sample_index": int(index),
                                       "verdicts": json.dumps(verdicts.get(key, {}))})
             elif key in owner:  # an earlier ask sends it; this one gets a copy of the reply
                 owner[key]["fanout"].setdefault(key, []).append(ask["meta"])
@@ -123,6 +128,10 @@ def _cached_row(have: dict) -> dict[str, Any]:
             "reason": None, "finish_reason": have.get("finish_reason"),
             "prompt_tokens": int(have.get("prompt_tokens") or 0),
             "completion_tokens": int(have.get("completion_tokens") or 0), "cached": True}
+
+
+def _reused_row(have: dict[str, Any]) -> dict[str, Any]:
+    return {**_cached_row(have), "cached": False, "reused": True, "prompt_tokens": 0, "completion_tokens": 0}
 
 
 def cached_samples(row: dict[str, Any]) -> Iterator[dict[str, Any]]:

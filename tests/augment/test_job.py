@@ -205,6 +205,10 @@ def test_kill_9_resumes_without_resending_and_matches_an_uninterrupted_run(scrip
     clean = tmp_path / "clean"
     assert _cli(_write_config(tmp_path / "b.yaml", clean, server.base_url, 10)).wait(timeout=300) == 0
     assert (killed / "metamathqa.jsonl").read_text() == (clean / "metamathqa.jsonl").read_text()
+    # the counts agree too: a resumed run counts each sample once, whether bought now or before
+    resumed, fresh = stats, json.loads((clean / "stats.json").read_text())
+    total = lambda s: s["requests"]["samples_generated"] + s["requests"]["served_from_cache"]  # noqa: E731
+    assert total(resumed) == total(fresh) and resumed["types"] == fresh["types"], (resumed, fresh)
     # a third run of the finished job sends nothing at all
     before = len(log.read_text().splitlines())
     assert _cli(tmp_path / "a.yaml").wait(timeout=300) == 0

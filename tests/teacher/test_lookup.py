@@ -51,3 +51,13 @@ def test_a_key_two_groups_ask_for_is_sent_by_one_and_fanned_out_to_the_other():
     assert json.loads(owner["meta"])["id"] == "a" and owner["pending_keys"] == ["k0", "k1"]
     assert other["pending_keys"] == [] and other["n_pending"] == 0
     assert json.loads(owner["fanout"]) == {"k0": [other["meta"]], "k1": [other["meta"]]}
+
+
+def test_a_stored_key_two_groups_ask_for_counts_once_on_file_and_once_reused_as_when_it_was_sent():
+    # A resumed run must count as a clean one did: one sample, and a copy for the other group.
+    out = resolve(frame([ask({"id": "b"}, ["k0"]), ask({"id": "a"}, ["k0"])], [have("k0")]))
+    first, second = sorted(out.to_dict("records"), key=lambda r: r["meta"])
+    (served,), (copy,) = list(cached_samples(first)), list(cached_samples(second))
+    assert served["cached"] is True and not served.get("reused")
+    assert copy["cached"] is False and copy["reused"] is True and copy["text"] == served["text"]
+    assert copy["prompt_tokens"] == copy["completion_tokens"] == 0  # paid for once, counted once
