@@ -101,8 +101,8 @@ def _run_in_a_terminal(cmd: list[str], timeout: float = 300) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fault", ["unreachable", "401"])
-def test_the_error_is_the_last_line_on_the_terminal(tmp_path, data_root, fault):
+def test_the_error_is_the_last_line_on_the_terminal(tmp_path, data_root):
+    """A refused key: the workers log the failure too, and Ray forwards their lines late."""
     import sys
 
     import yaml
@@ -110,9 +110,8 @@ def test_the_error_is_the_last_line_on_the_terminal(tmp_path, data_root, fault):
     from metamath.testing.scripted_server import Script, ServerProcess
 
     with ServerProcess(Script(faults=[{"every": 1, "fault": "401", "attempts": 99}], models_status=404)) as server:
-        url = server.base_url if fault == "401" else "http://127.0.0.1:9/v1"
         config = {"augment": {"dataset": "gsm8k", "limit": 8, "output_dir": str(tmp_path / "out")},
-                  "teacher": {"backend": "openai", "base_url": url, "model": "scripted", "max_concurrency": 4}}
+                  "teacher": {"backend": "openai", "base_url": server.base_url, "model": "scripted", "max_concurrency": 4}}
         (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
         screen = _run_in_a_terminal([sys.executable, "-m", "metamath", "augment", "--config", str(tmp_path / "c.yaml")])
     shown = [line for line in screen if line.strip()]
