@@ -33,15 +33,18 @@ class Ledger:
         from metamath.teacher.store import StoreWriter
 
         self.writer = StoreWriter(ledger_root(store_root, run), run)
+        self.actor = ""
+        self.owner = ""  # "<actor id>/<this process>": whom the limiter's permits are held by
 
     def started(self) -> bool:
         """Record this worker's start; True when Ray restarted it after it died."""
         import ray
 
         context = ray.get_runtime_context()
-        actor = context.get_actor_id() if ray.is_initialized() else None
-        restarted = bool(actor) and bool(context.was_current_actor_reconstructed)
-        self.writer.write({"event": "start", "actor": actor or self.writer.name, "restarted": restarted})
+        self.actor = (context.get_actor_id() if ray.is_initialized() else None) or self.writer.name
+        self.owner = f"{self.actor}/{self.writer.name}"
+        restarted = bool(context.get_actor_id()) and bool(context.was_current_actor_reconstructed)
+        self.writer.write({"event": "start", "actor": self.actor, "restarted": restarted})
         return restarted
 
     def sent(self, prompt_tokens: int, completion_tokens: int) -> None:

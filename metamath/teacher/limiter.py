@@ -86,12 +86,26 @@ class Limits:
 
 @ray.remote(num_cpus=0)
 class RateLimiter:
+    """Permits are counted per holder (`owner`: a worker's actor id and process), so that the
+    permits of a worker that died are taken back when Ray restarts it: otherwise each death
+    would shrink the job's concurrency for good, and enough of them would stall it."""
+
     def __init__(self, max_concurrency: int, requests_per_minute: int | None = None,
                  tokens_per_minute: int | None = None) -> None:
         self.limits = Limits(max_concurrency, requests_per_minute, tokens_per_minute)
         self.changed = asyncio.Event()
+        self.held: dict[str, int] = {}
+        self.dead: set[str] = set()
 
-    async def acquire(self, tokens: int = 0) -> None:
+    def _count(self, owner: str, permits: int) -> None:
+        if owner in self.dead:  # granted to a worker that is gone: straight back
+            for _ in range(permits):
+                self.limits.give_back(0, None)
+            self.changed.set()
+            return
+        self.held[owner] = self.held.get(owner, 0) + permits
+
+    async def _take(self, tokens: int) -> None:
         while True:
             wait = self.limits.wait_time(tokens)
             if wait <= 0:
@@ -103,23 +117,48 @@ class RateLimiter:
             except asyncio.TimeoutError:
                 pass
 
-    def release(self, estimated: int = 0, actual: int | None = None) -> None:
+    async def acquire(self, tokens: int = 0, owner: str = "") -> None:
+        self.held.setdefault(owner, 0)  # known from its first call, so a reclaim finds it
+        await self._take(tokens)
+        self._count(owner, 1)
+
+    def release(self, estimated: int = 0, actual: int | None = None, owner: str = "") -> None:
+        if owner in self.dead:
+            return  # already taken back with the rest of its permits
+        self.held[owner] = self.held.get(owner, 0) - 1
         self.limits.give_back(estimated, actual)
         self.changed.set()
 
-    async def lease(self, wanted: int) -> int:
+    async def lease(self, wanted: int, owner: str = "") -> int:
         """Up to `wanted` permits (at least one), when the cap and any pause allow."""
-        await self.acquire(0)
+        self.held.setdefault(owner, 0)
+        await self._take(0)
         granted = 1
         while granted < wanted and self.limits.wait_time(0) <= 0:
             self.limits.take(0)
             granted += 1
+        self._count(owner, granted)
         return granted
 
-    def give_back(self, permits: int) -> None:
+    def give_back(self, permits: int, owner: str = "") -> None:
+        if owner in self.dead:
+            return
+        self.held[owner] = self.held.get(owner, 0) - permits
         for _ in range(permits):
             self.limits.give_back(0, None)
         self.changed.set()
+
+    def reclaim(self, actor: str, alive: str) -> int:
+        """A restarted worker (`alive`) reports its actor: the permits its dead predecessors of
+        the same actor held come back. Returns how many."""
+        freed = 0
+        for owner in [o for o in self.held if o.split("/", 1)[0] == actor and o != alive and o not in self.dead]:
+            self.dead.add(owner)
+            freed += max(0, self.held.pop(owner))
+        for _ in range(freed):
+            self.limits.give_back(0, None)
+        self.changed.set()
+        return freed
 
     def pause_deadline(self) -> float:
         return self.limits.pause_deadline()
@@ -142,9 +181,10 @@ class PermitClient:
 
     POLL_S = 0.2
 
-    def __init__(self, limiter, recycle: bool) -> None:
+    def __init__(self, limiter, recycle: bool, owner: str = "") -> None:
         self.limiter = limiter
         self.recycle = recycle
+        self.owner = owner  # this worker's actor id and process, so a restart can reclaim its permits
         self.waiters: deque[asyncio.Future] = deque()
         self.fetching = False
         self.pause_until = 0.0
@@ -174,7 +214,7 @@ class PermitClient:
     async def acquire(self, tokens: int) -> None:
         await self._respect_pause()
         if not self.recycle:
-            await self.limiter.acquire.remote(tokens)
+            await self.limiter.acquire.remote(tokens, self.owner)
             return
         future = asyncio.get_running_loop().create_future()
         self.waiters.append(future)
@@ -186,7 +226,7 @@ class PermitClient:
     async def _fetch(self) -> None:
         try:
             while self.waiters:
-                granted = await self.limiter.lease.remote(len(self.waiters))
+                granted = await self.limiter.lease.remote(len(self.waiters), self.owner)
                 for _ in range(granted):
                     self._hand_over()
         finally:
@@ -201,10 +241,10 @@ class PermitClient:
             if not future.done():
                 future.set_result(None)
                 return
-        self.limiter.give_back.remote(1)
+        self.limiter.give_back.remote(1, self.owner)
 
     def release(self, estimated: int, actual: int | None) -> None:
         if not self.recycle:
-            self.limiter.release.remote(estimated, actual)
+            self.limiter.release.remote(estimated, actual, self.owner)
         else:
             self._hand_over()

@@ -78,13 +78,14 @@ def _choices(completion: Any) -> list[tuple[str, str | None]]:
 class OpenAIGroupRunner:
     """Runs request groups against one endpoint; shared by augment and evaluate."""
 
-    def __init__(self, cfg: TeacherConfig, limiter: Any, on_response=None, on_send=None) -> None:
+    def __init__(self, cfg: TeacherConfig, limiter: Any, on_response=None, on_send=None, owner: str = "") -> None:
         from openai import AsyncOpenAI
 
         from metamath.teacher.limiter import PermitClient
 
         self.cfg = cfg
-        self.permits = PermitClient(limiter, recycle=cfg.requests_per_minute is None and cfg.tokens_per_minute is None)
+        self.permits = PermitClient(limiter, recycle=cfg.requests_per_minute is None and cfg.tokens_per_minute is None,
+                                    owner=owner)
         self.on_response = on_response or (lambda response: None)
         self.on_send = on_send or (lambda prompt_tokens, completion_tokens: None)  # the ledger, before each request
         self.client = AsyncOpenAI(base_url=cfg.base_url, api_key=api_key(cfg.api_key_env),

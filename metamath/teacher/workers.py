@@ -52,9 +52,15 @@ class OpenAIWorker:
         self.ledger = Ledger(store_root, run)
         # Restarted after a death: the batch it died in runs again, and what the dead worker
         # had already stored is handed back instead of being bought a second time.
-        self.recovered = journaled_responses(store_root, run) if self.ledger.started() else {}
+        restarted = self.ledger.started()
+        self.recovered = journaled_responses(store_root, run) if restarted else {}
+        if restarted:  # the permits the dead one held would otherwise be gone from the job for good
+            import ray
+
+            ray.get(limiter.reclaim.remote(self.ledger.actor, self.ledger.owner))
         self.loop = LoopThread()
-        self.runner = OpenAIGroupRunner(TeacherConfig(**cfg), limiter, self._store, self.ledger.sent)
+        self.runner = OpenAIGroupRunner(TeacherConfig(**cfg), limiter, self._store, self.ledger.sent,
+                                        owner=self.ledger.owner)
         self.prompt_of: dict[str, str] = {}
 
     def _store(self, response: TeacherResponse) -> None:

@@ -101,7 +101,11 @@ class ScriptedServer:
         arrived = time.time()
         fp = fingerprint(messages)
         self.attempts[fp] = attempt = self.attempts.get(fp, 0) + 1
-        await asyncio.sleep(self.script.latency_s)
+        try:
+            await asyncio.sleep(self.script.latency_s)
+        except asyncio.CancelledError:  # the client went away (killed): it was received all the same
+            self._record(request, body, "client_gone", 0, arrived)
+            raise
         rule = self._fault(fp, attempt)
         kind = rule["fault"] if rule else None
         self._record(request, body, kind or "ok", 0 if kind else (body.get("n", 1) if self.script.honour_n else 1), arrived)

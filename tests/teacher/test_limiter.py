@@ -68,6 +68,8 @@ def _run_clients(limiter, recycle, workers=3, tasks=40, cap=5):
             client.release(10, 10)
 
         await asyncio.gather(*(one() for _ in range(tasks)))
+        while client.fetching:  # a lease still on its way must land (and go back) before the loop ends
+            await asyncio.sleep(0.01)
 
     async def main():
         await asyncio.gather(*(worker() for _ in range(workers)))
@@ -89,3 +91,17 @@ def test_job_wide_cap_holds_per_request(ray_local):
     limiter = RateLimiter.remote(4, requests_per_minute=10_000)
     state = _run_clients(limiter, recycle=False, workers=2, tasks=20, cap=4)
     assert state["done"] == 40 and state["peak"] <= 4
+
+
+def test_a_restarted_worker_takes_back_the_permits_its_dead_predecessor_held(ray_local):
+    limiter = RateLimiter.remote(2)
+    assert ray_local.get(limiter.lease.remote(2, "actor-a/proc-1")) == 2  # then proc-1 is killed
+    waiting = limiter.lease.remote(1, "actor-b/proc-1")  # another worker: blocked on the cap
+    stale = limiter.lease.remote(1, "actor-a/proc-1")  # a call the dead process left behind
+    ready, _ = ray_local.wait([waiting], timeout=1.5)
+    assert ready == []
+    assert ray_local.get(limiter.reclaim.remote("actor-a", "actor-a/proc-2")) == 2
+    assert ray_local.get(waiting, timeout=10) == 1  # the job's concurrency is whole again
+    ray_local.get(stale, timeout=10)  # granted to the dead process: handed straight back
+    time.sleep(0.2)
+    assert ray_local.get(limiter.stats.remote())["in_flight"] == 1  # only actor-b's permit is out
