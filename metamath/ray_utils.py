@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
 import os
 
 from metamath.errors import MetaMathError
@@ -27,6 +30,22 @@ def cluster_address() -> str:
     return address
 
 
+@contextlib.contextmanager
+def _sigint_ignored_by_children(local: bool):
+    """Ctrl-C in a terminal signals the whole foreground process group, and a local Ray's GCS and
+    raylet are in ours: they would die before an interrupted job has stored the replies in flight.
+    Processes started while SIGINT is ignored keep ignoring it (a disposition survives exec); the
+    command then stops them itself (`interrupts.stop_everything`)."""
+    if not local or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def ensure_ray() -> None:
     import ray
 
@@ -38,7 +57,8 @@ def ensure_ray() -> None:
         # The dashboard serves the State API that Ray Train's monitors query; loopback only.
         kwargs.update(include_dashboard=True, dashboard_host="127.0.0.1")
     try:
-        ray.init(address=address, **kwargs)
+        with _sigint_ignored_by_children(address == "local"):
+            ray.init(address=address, **kwargs)
     except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
         raise MetaMathError(f"RAY_ADDRESS={address!r}: cannot connect to a Ray cluster there "
                             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
