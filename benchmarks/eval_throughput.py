@@ -2,7 +2,7 @@
 scoring) against a plain in-process loop with the same engine, prompts, batch size and
 decoding settings; for each backend, all in one run.
 
-    python benchmarks/eval_throughput.py [--n 64] [--max-tokens 128] [--batch 8] [--backends hf vllm]
+    python benchmarks/eval_throughput.py [--n 64] [--max-tokens 128] [--batch 8] [--backends hf vllm] [--repeat 3]
 
 hf: transformers `generate` in both. vllm (run it with .venv-vllm/bin/python, or on a GPU with
 --gpu): `vllm.LLM.generate` in the plain loop, `ray.data.llm` engine actors in the job, with the
@@ -10,6 +10,8 @@ same engine settings (CPU: eager, float32, the job's KV cache and core binding).
 Tokens/s leave start-up out on both sides: the plain loop times `generate` alone, the job its
 decoding window (first request out to last reply in, from the per-response timestamps). Start-up
 (the engine or model, and for the job Ray, actors and scheduling) is printed separately.
+Runs on 2 shared cores drift by 10-15% from one to the next, so `--repeat` alternates the two
+sides and takes each side's median.
 The last line is one JSON object with every figure and ratio.
 """
 
@@ -76,7 +78,7 @@ def evaluate_job(cfg: EvaluateConfig) -> dict:
             "wall_s": wall}
 
 
-def measure(backend: str, args: argparse.Namespace, prompts: list[str]) -> dict:
+def measure_once(backend: str, args: argparse.Namespace, prompts: list[str]) -> dict:
     cfg = EvaluateConfig(model=args.model, backend=backend, benchmarks=["gsm8k"], limit=args.n,
                          max_tokens={"gsm8k": args.max_tokens}, batch_size=args.batch, use_gpu=args.gpu,
                          output_dir=tempfile.mkdtemp(prefix=f"eval-bench-{backend}-"))
@@ -84,7 +86,19 @@ def measure(backend: str, args: argparse.Namespace, prompts: list[str]) -> dict:
     job = evaluate_job(cfg)
     for side in (plain, job):
         side["tokens_per_s"] = side["tokens"] / side["decode_s"]
-    return {"plain": plain, "job": job, "job_over_plain": job["tokens_per_s"] / plain["tokens_per_s"]}
+    return {"plain": plain, "job": job}
+
+
+def measure(backend: str, args: argparse.Namespace, prompts: list[str]) -> dict:
+    """`--repeat` rounds of plain then job (fresh engines each time, so both sides share the
+    machine's drift); each side's figures are the round with its median tokens/s."""
+    rounds = [measure_once(backend, args, prompts) for _ in range(args.repeat)]
+    result: dict = {}
+    for side in ("plain", "job"):
+        ranked = sorted((r[side] for r in rounds), key=lambda r: r["tokens_per_s"])
+        result[side] = {**ranked[(len(ranked) - 1) // 2], "rounds_tokens_per_s": [r[side]["tokens_per_s"] for r in rounds]}
+    result["job_over_plain"] = result["job"]["tokens_per_s"] / result["plain"]["tokens_per_s"]
+    return result
 
 
 def main() -> None:
@@ -96,20 +110,23 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--gpu", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of plain + job; the median of each side counts")
     args = parser.parse_args()
     backends = args.backends or ["hf"] + (["vllm"] if importlib.util.find_spec("vllm") else [])
     prompts = [render(p, "paper") for p in load_benchmark("gsm8k", "test", limit=args.n).problems]
     results = {backend: measure(backend, args, prompts) for backend in backends}
-    print(f"\n{args.n} GSM8K prompts, paper template, greedy, {args.max_tokens} new tokens max, batch {args.batch}, "
+    print(f"\n{args.n} GSM8K prompts, median of {args.repeat} round(s), paper template, greedy, {args.max_tokens} new tokens max, batch {args.batch}, "
           f"{'GPU' if args.gpu else f'CPU ({os.cpu_count()} cores)'}")
     print(f"{'backend':8s} {'side':6s} {'tokens':>7s} {'decode s':>9s} {'tokens/s':>9s} {'start-up s':>11s}")
     figures: dict = {"n": args.n, "max_tokens": args.max_tokens, "batch": args.batch}
     for backend, result in results.items():
         for side in ("plain", "job"):
             r = result[side]
+            rounds = ", ".join(f"{v:.1f}" for v in r["rounds_tokens_per_s"])
             print(f"{backend:8s} {side:6s} {r['tokens']:7d} {r['decode_s']:9.1f} {r['tokens_per_s']:9.1f} "
-                  f"{r['startup_s']:11.1f}")
-            figures.update({f"{backend}_{side}_{k}": round(v, 3) for k, v in r.items()})
+                  f"{r['startup_s']:11.1f}   rounds: {rounds}")
+            figures.update({f"{backend}_{side}_{k}": round(v, 3) for k, v in r.items() if k != "rounds_tokens_per_s"})
+            figures[f"{backend}_{side}_rounds_tokens_per_s"] = [round(v, 3) for v in r["rounds_tokens_per_s"]]
         print(f"{backend:8s} job / plain tokens/s = {result['job_over_plain']:.3f}")
         figures[f"{backend}_job_over_plain"] = round(result["job_over_plain"], 3)
     if {"hf", "vllm"} <= results.keys():

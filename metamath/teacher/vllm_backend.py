@@ -18,6 +18,7 @@ which this project does not install (its default of on killed the first engine a
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any, Iterator
 
@@ -67,6 +68,16 @@ def runtime_env(cfg: TeacherConfig) -> dict[str, Any]:
     return {"env_vars": env}
 
 
+def concurrent_batches(cfg: TeacherConfig) -> int:
+    """Batches each engine actor takes at once: enough to fill vLLM's scheduler (`max_num_seqs`;
+    vLLM's own default for offline use: 256 sequences per engine on CPU, 1024 on GPU), as a
+    plain `LLM.generate` would. Ray Data LLM's default of 8 holds 64 rows of batch 8, and a
+    batch frees its slot only when its slowest row is done."""
+    default_seqs = (1024 if cfg.use_gpu else 256) * cfg.tensor_parallel_size
+    max_num_seqs = int(cfg.engine_kwargs.get("max_num_seqs", default_seqs))
+    return max(8, math.ceil(max_num_seqs / cfg.batch_size))
+
+
 def engine_config(cfg: TeacherConfig, model_source: str, max_model_len: int = 4096, chat: bool = True):
     """`chat=False` for raw prompts (the paper's evaluation template): no chat template stage."""
     from ray.data.llm import vLLMEngineProcessorConfig
@@ -85,6 +96,7 @@ def engine_config(cfg: TeacherConfig, model_source: str, max_model_len: int = 40
         detokenize_stage=separate_tokenizer,
         concurrency=cfg.replicas,
         batch_size=cfg.batch_size,
+        max_concurrent_batches=concurrent_batches(cfg),
         accelerator_type=None,
     )
 

@@ -46,6 +46,14 @@ def test_user_engine_kwargs_win():
     assert config.engine_kwargs["dtype"] == "bfloat16" and config.engine_kwargs["max_num_seqs"] == 8
 
 
+def test_enough_batches_in_flight_to_fill_the_engine_scheduler():
+    assert engine_config(CFG, "m").max_concurrent_batches == 256 * 4 // 16  # vLLM's CPU default, per TP rank
+    gpu = engine_config(CFG.model_copy(update={"use_gpu": True, "tensor_parallel_size": 1, "batch_size": 64}), "m")
+    assert gpu.max_concurrent_batches == 1024 // 64
+    small = CFG.model_copy(update={"engine_kwargs": {"max_num_seqs": 16}})
+    assert engine_config(small, "m").max_concurrent_batches == 8  # never below Ray Data LLM's default
+
+
 def test_engine_stage_resources_follow_the_bundles():
     """What Ray Data LLM asks the scheduler for: CPUs only on CPU, so a GPU-less node schedules it."""
     from ray.llm._internal.batch.stages.vllm_engine_stage import vLLMEngineStage
