@@ -36,6 +36,7 @@ def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
     """Validate the config for `name`, then run the stage's entry point."""
     from metamath.config import load_config
     from metamath.interrupts import as_interrupt, stop_everything
+    from metamath.errors import SubmittedOnly
     from metamath.stages import run_stage
 
     try:
@@ -43,6 +44,8 @@ def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
         run_stage(name, cfg)
     except MetaMathError as exc:
         _fail(exc)
+    except SubmittedOnly as exc:
+        print(f"submitted: {exc}")
     except (KeyboardInterrupt, SystemExit) as exc:
         interrupt = as_interrupt(exc)
         if interrupt is None:
@@ -66,9 +69,24 @@ def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
 
 
 @app.command()
-def augment(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg) -> None:
+def augment(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg,
+            submit_only: bool = typer.Option(False, "--submit-only",
+                                             help="teacher.mode batch: create the batches, then exit; the same "
+                                                  "command without it later collects them and goes on")) -> None:
     """Build MetaMathQA with the teacher (AnsAug, Rephrasing, SV, FOBAR)."""
-    _stage("augment", config, overrides)
+    _stage("augment", config, (overrides or []) + (["teacher.submit_only=true"] if submit_only else []))
+
+
+@app.command()
+def batches(output_dir: str = typer.Argument(..., help="an augment output_dir (teacher.mode: batch)"),
+            cancel: bool = typer.Option(False, "--cancel", help="cancel every batch not yet finished")) -> None:
+    """List an augment run's Batch API batches and their states (or cancel them)."""
+    from metamath.teacher.batch_admin import show_batches
+
+    try:
+        show_batches(output_dir, cancel)
+    except MetaMathError as exc:
+        _fail(exc)
 
 
 @app.command()

@@ -55,3 +55,7 @@ def _from_remote_traceback(exc: BaseException) -> MetaMathError | None:
     if isinstance(kind, type) and issubclass(kind, MetaMathError):
         return kind(message.strip())
     return None
+
+
+class SubmittedOnly(Exception):
+    """`augment --submit-only` created its batches and stops here (not a failure: exit 0)."""

@@ -25,11 +25,17 @@ def request_totals(runs: list[TeacherRun], cfg: TeacherConfig) -> tuple[dict[str
         "lost_with_worker": run.lost, "worker_restarts": run.worker_restarts,
         "served_from_cache": run.from_cache, "samples_generated": run.samples_ok, "samples_failed": run.samples_failed,
         "prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens,
+        "by_mode": {"online": run.sent - run.batch_sent, "batch": run.batch_sent},
     }
     price = cfg.price_per_million
     cost = lambda p, c: (p * price.get("prompt", 0.0) + c * price.get("completion", 0.0)) / 1e6  # noqa: E731
     lost = cost(run.lost_prompt_tokens, run.lost_completion_tokens)  # estimated: their usage never came back
-    costs = {"price_per_million": dict(price), "this_run": round(cost(run.prompt_tokens, run.completion_tokens) + lost, 6),
+    # batch requests are billed at the discounted price; the rest at the online price
+    batch = cost(run.batch_prompt_tokens, run.batch_completion_tokens) * cfg.batch_discount
+    online = cost(max(0, run.prompt_tokens - run.batch_prompt_tokens),
+                  max(0, run.completion_tokens - run.batch_completion_tokens))
+    costs = {"price_per_million": dict(price), "this_run": round(online + batch + lost, 6),
+             "online": round(online, 6), "batch": round(batch, 6), "batch_discount": cfg.batch_discount,
              "lost_with_worker_estimated": round(lost, 6),
              "not_repaid_from_cache": round(cost(run.cached_prompt_tokens, run.cached_completion_tokens), 6)}
     return totals, costs
@@ -75,6 +81,7 @@ def print_summary(stats: dict[str, Any]) -> None:
                   f"{req['retried'] or ''} + failed {req['failed_total']} {req['failed'] or ''}"
                   + (f" + lost with a worker {req['lost_with_worker']}" if req.get("lost_with_worker") else "")
                   + (f" ({req['worker_restarts']} worker restart(s))" if req.get("worker_restarts") else "")
+                  + (f" ({req['by_mode']['batch']} by batch)" if req.get("by_mode", {}).get("batch") else "")
                   + "; samples: "
                   f"{req['samples_generated']} generated, {req['samples_failed']} failed, "
                   f"{req['served_from_cache']} from cache (not re-sent); tokens {req['prompt_tokens']} prompt + "

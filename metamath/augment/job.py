@@ -40,13 +40,16 @@ def _join(root: str, *parts: str) -> str:
 
 def _rounds(questions, ctx: AugmentContext, store: str, work: str, run_id: str,
             clock: StageClock) -> tuple[list[Round], Counter]:
-    """Both teacher rounds; returns them with the pre-teacher drops (method, reason) -> rows."""
+    """Both teacher rounds; returns them with the pre-teacher drops (method, reason) -> rows.
+    In batch mode each round's batches live under <output_dir>/batches/<round>/ (kept across runs)."""
     from ray.data.expressions import col
 
+    batches = _join(ctx.augment.output_dir, "batches")
     teacher = ctx.teacher
     with clock.stage("round 1"):
         first = run_round(questions.flat_map(round1_groups, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS), teacher,
-                          store, _join(work, "round1"), "round 1 (solve, rephrase, rewrite)", f"{run_id}:round1")
+                          store, _join(work, "round1"), "round 1 (solve, rephrase, rewrite)", f"{run_id}:round1",
+                          batch_dir=_join(batches, "round1"))
         drops = count_by(questions.flat_map(round1_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
                          ["method", "reason"])
     with clock.stage("round 2"):
@@ -55,7 +58,7 @@ def _rounds(questions, ctx: AugmentContext, store: str, work: str, run_id: str,
         asks = asks.filter(expr=col("stage") != "solve", num_cpus=LIGHT_CPUS) if asks is not None else None
         second_groups = asks.flat_map(round2_groups, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS) if asks else None
         second = run_round(second_groups, teacher, store, _join(work, "round2"), "round 2 (solve rephrased, SV)",
-                           f"{run_id}:round2")
+                           f"{run_id}:round2", batch_dir=_join(batches, "round2"))
         if asks is not None:
             drops += count_by(asks.flat_map(round2_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
                               ["method", "reason"])

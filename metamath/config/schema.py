@@ -84,6 +84,16 @@ class TeacherConfig(Section):
     max_model_len: PositiveInt = 4096
     kv_cache_gb: PositiveInt = 2  # KV cache on CPU (VLLM_CPU_KVCACHE_SPACE); GPUs size their own
     engine_kwargs: dict[str, Any] = Field(default_factory=dict)  # more vLLM engine arguments, applied last
+    # openai backend: `online` requests, or `batch` through the provider's Batch API (half price,
+    # results within `batch_window`; see teacher/batch_mode.py)
+    mode: Literal["online", "batch"] = "online"
+    batch_window: str = "24h"
+    max_batches_in_flight: PositiveInt = 20
+    batch_discount: float = Field(0.5, ge=0.0, le=1.0)  # batch price = price_per_million x this
+    batch_poll_s: PositiveFloat = 30.0  # first wait between polls; backs off to 10x
+    batch_max_requests: PositiveInt = Field(50_000, le=50_000)  # per input file (the API's limits)
+    batch_max_bytes: PositiveInt = Field(200 * 1024 * 1024, le=200 * 1024 * 1024)
+    submit_only: bool = False  # set by `augment --submit-only`: stop once the batches are created
 
 
 class LoraConfig(Section):

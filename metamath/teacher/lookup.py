@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from metamath.teacher.store import STORE_SCHEMA
 
-HAVE_COLUMNS = [f for f in STORE_SCHEMA if f.name not in ("prompt_key", "run")]
+HAVE_COLUMNS = [f for f in STORE_SCHEMA if f.name != "prompt_key"]
 
 
 def bucket_of(prompt_key: str, buckets: int) -> int:
@@ -127,17 +127,22 @@ def _cached_row(have: dict) -> dict[str, Any]:
     return {"key": have["key"], "text": have["text"], "status": "ok",
             "reason": None, "finish_reason": have.get("finish_reason"),
             "prompt_tokens": int(have.get("prompt_tokens") or 0),
-            "completion_tokens": int(have.get("completion_tokens") or 0), "cached": True}
+            "completion_tokens": int(have.get("completion_tokens") or 0), "cached": True,
+            "stored_by": have.get("run")}
 
 
 def _reused_row(have: dict[str, Any]) -> dict[str, Any]:
     return {**_cached_row(have), "cached": False, "reused": True, "prompt_tokens": 0, "completion_tokens": 0}
 
 
-def cached_samples(row: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """flat_map body: the stored samples of one resolved ask, as round output rows."""
+def cached_samples(row: dict[str, Any], bought_by: str | None = None) -> Iterator[dict[str, Any]]:
+    """flat_map body: the stored samples of one resolved ask, as round output rows. Samples stored
+    by `bought_by` (this run, collecting its batches before the lookup) count as bought, not
+    as served from the store."""
     meta = json.loads(row["meta"])  # once per group, not once per sample downstream
     for sample in json.loads(row["cached"]):
+        if bought_by and sample.pop("stored_by", None) == bought_by and sample.get("cached"):
+            sample["cached"] = False
         yield {**sample, "meta": row["meta"], "stage": meta.get("stage"), "method": meta.get("method")}
 
 

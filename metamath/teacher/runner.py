@@ -61,6 +61,9 @@ class TeacherRun:
     lost_prompt_tokens: int = 0  # estimated: the lost requests were paid for, their usage never seen
     lost_completion_tokens: int = 0
     worker_restarts: int = 0  # teacher actors Ray restarted after they died
+    batch_sent: int = 0  # of `sent`, the requests that went by Batch API (teacher.mode: batch)
+    batch_prompt_tokens: int = 0  # of the tokens, those billed at the batch price
+    batch_completion_tokens: int = 0
     first_sent: float = math.inf  # wall-clock span of this round's fresh responses: decoding
     last_received: float = 0.0  # time without start-up (Ray, actors, engines)
 
@@ -158,6 +161,8 @@ def _through_backend(ds, cfg: TeacherConfig, store_root: str, run_tag: str, n_gr
     from metamath.teacher.vllm_backend import build_vllm_processor, expand_samples
 
     run = build_vllm_processor(cfg, resolve_model(cfg.model), store_root, run_tag, chat=chat)
+    # (No repartition here: its task asks for a whole CPU, which an engine and the chat-template
+    # actor leave no room for on 2 cores: the round stalled for good.)
     return run(ds.flat_map(expand_samples, num_cpus=LIGHT_CPUS))
 
 
@@ -243,7 +248,7 @@ def clear_folder(path: str) -> None:
 
 
 def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: str, run_tag: str,
-              chat: bool = True) -> Round:
+              chat: bool = True, batch_dir: str | None = None) -> Round:
     """Every sample of `groups` (a Dataset of RequestGroup rows) into `out_dir`: from the store
     where it holds one, else from the teacher. Re-running a round sends only what is missing."""
     from ray.data.expressions import col
@@ -254,27 +259,38 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
     store = Store(store_root)
     store.compact()  # a crashed run's journal becomes readable segments first
     clear_ledger(store_root)
+    batches = _batch_driver(cfg, batch_dir, store_root, run_tag)
+    if batches is not None:
+        batches.resume()  # what earlier runs submitted is in the store before the lookup
+        store.compact()
     resolved = lookup(groups, store) if groups is not None else None
     if resolved is None:  # nothing asked (e.g. no round-2 work)
         clear_folder(out_dir)
-        return Round(out_dir, TeacherRun(), 0)
+        return Round(out_dir, batches.as_run() if batches else TeacherRun(), 0)
     totals = column_totals(resolved, ["n_pending", "n_cached", "has_pending"])
-    n_pending, n_cached = totals["n_pending"], totals["n_cached"]
-    tally = Tally.remote()
-    parts = []
-    if n_cached:
-        parts.append(resolved.flat_map(cached_samples, num_cpus=LIGHT_CPUS)
-                     .map_batches(to_schema, batch_format="pyarrow", num_cpus=LIGHT_CPUS))
-    if n_pending and cfg.backend == "openai":
+    if totals["n_pending"] and cfg.backend == "openai":
         import asyncio
 
         from metamath.teacher.openai_backend import check_endpoint
 
         asyncio.run(check_endpoint(cfg))  # unreachable, or the key refused: before any request
+    if totals["n_pending"] and batches is not None:
+        batches.send(pending_samples(resolved))
+        store.compact()
+        resolved = lookup(groups, store)  # what came back is on file now; the rest was given up on
+        totals = column_totals(resolved, ["n_pending", "n_cached", "has_pending"])
+    n_pending, n_cached = totals["n_pending"], totals["n_cached"]
+    tally = Tally.remote()
+    parts = []
+    if n_cached:
+        bought_by = run_tag if batches is not None else None  # collected by this run: not from cache
+        parts.append(resolved.flat_map(cached_samples, fn_kwargs={"bought_by": bought_by}, num_cpus=LIGHT_CPUS)
+                     .map_batches(to_schema, batch_format="pyarrow", num_cpus=LIGHT_CPUS))
     if n_pending:
         todo = resolved.filter(expr=col("n_pending") > 0, num_cpus=LIGHT_CPUS)
-        sent = _through_backend(todo.map(pending_group, num_cpus=LIGHT_CPUS), cfg, store_root, run_tag,
-                                totals["has_pending"], chat)
+        sent = (batches.given_up(todo.map(pending_group, num_cpus=LIGHT_CPUS)) if batches is not None else
+                _through_backend(todo.map(pending_group, num_cpus=LIGHT_CPUS), cfg, store_root, run_tag,
+                                 totals["has_pending"], chat))
         parts.append(sent.flat_map(expand_fanout, num_cpus=LIGHT_CPUS)
                      .map_batches(to_schema, fn_kwargs={"tally": tally}, batch_format="pyarrow", num_cpus=LIGHT_CPUS))
     clear_folder(out_dir)
@@ -283,7 +299,35 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
         run_with_progress(lambda: rows.write_parquet(out_dir, ray_remote_args={"num_cpus": LIGHT_CPUS}), tally,
                           n_pending, f"{label}: {n_cached} on file")
     run, count, stages = ray.get(tally_round.remote(out_dir, store_root, run_tag))
-    return Round(out_dir, TeacherRun(**run), count, stages)
+    result = TeacherRun(**run)
+    if batches is not None:
+        result.merge(batches.as_run())
+        batches.close()
+    return Round(out_dir, result, count, stages)
+
+
+def _batch_driver(cfg: TeacherConfig, batch_dir: str | None, store_root: str, run_tag: str):
+    if cfg.mode != "batch":
+        return None
+    from metamath.teacher.batch_mode import BatchDriver, check_batch_mode
+
+    check_batch_mode(cfg)
+    if batch_dir is None:
+        raise ValueError("teacher.mode: batch needs the round's batch folder")
+    return BatchDriver(cfg, batch_dir, store_root, run_tag)
+
+
+def pending_samples(resolved) -> Iterator[dict[str, Any]]:
+    """The samples to send, streamed to the driver (which writes the batch files) block by block."""
+    from ray.data.expressions import col
+
+    from metamath.teacher.lookup import pending_group
+    from metamath.teacher.vllm_backend import expand_samples
+
+    todo = resolved.filter(expr=col("n_pending") > 0, num_cpus=LIGHT_CPUS).map(pending_group, num_cpus=LIGHT_CPUS)
+    samples = todo.flat_map(expand_samples, num_cpus=LIGHT_CPUS)
+    for batch in samples.iter_batches(batch_size=4096, batch_format="pyarrow"):
+        yield from batch.select(["key", "messages_json", "prompt_key"]).to_pylist()
 
 
 TALLY_COLUMNS = ["cached", "reused", "attempts", "retries", "status", "reason", "prompt_tokens", "completion_tokens",

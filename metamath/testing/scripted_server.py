@@ -35,6 +35,9 @@ class Script:
     answers: dict[str, str] = field(default_factory=dict)  # question -> answer for solve prompts
     log_path: str | None = None
     models_status: int = 200  # what GET /v1/models answers (some servers have no such route: 404)
+    # Batch API (scripted_batches.py): batch-level outcomes and per-request faults
+    batch_status: list[dict[str, Any]] = field(default_factory=list)
+    batch_faults: list[dict[str, Any]] = field(default_factory=list)
 
 
 # What real servers say when they refuse the request itself.
@@ -141,11 +144,32 @@ class ScriptedServer:
                                      status=self.script.models_status)
         return web.json_response({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
 
+    def batch_reply(self, body: dict, key: str) -> dict:
+        """A batch request's completion: the same text an online request for `key` gets."""
+        from metamath.testing.scripted_batches import question_of
+
+        messages = question_of(body)
+        text = reply_text(messages, self.script.answers, key[:8])
+        prompt_tokens = sum(len(m["content"].split()) for m in messages)
+        choice = {"index": 0, "finish_reason": "stop",
+                  **({"text": text} if "prompt" in body else {"message": {"role": "assistant", "content": text}})}
+        return {"id": f"cmpl-{key[:12]}", "object": "text_completion" if "prompt" in body else "chat.completion",
+                "created": int(time.time()), "model": body.get("model", "scripted"), "choices": [choice],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 20, "total_tokens": prompt_tokens + 20}}
+
+    def _log_event(self, event: dict) -> None:
+        if self.log:
+            self.log.write(json.dumps({"t": time.time(), **event}) + "\n")
+            self.log.flush()
+
     def app(self) -> web.Application:
-        app = web.Application()
+        from metamath.testing.scripted_batches import BatchAPI
+
+        app = web.Application(client_max_size=256 * 1024 * 1024)  # batch input files
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_post("/v1/completions", self.completions)
         app.router.add_get("/v1/models", self.models)
+        BatchAPI(self.script, self._log_event, self.batch_reply).routes(app)
         return app
 
 
