@@ -185,3 +185,23 @@ def test_kill_9_between_submission_and_collection_pays_nothing_twice(scripted, t
 def _journal(root):
     path = root / "batches" / "state.jsonl"
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+
+
+def test_the_batches_command_lists_and_cancels(scripted, tmp_path, capsys):
+    from metamath.teacher.batch_admin import show_batches
+
+    log = tmp_path / "server.jsonl"
+    server = scripted(log_path=str(log))
+    cfg = _cfg(server.base_url, submit_only=True)
+    driver = BatchDriver(cfg, str(tmp_path / "batches" / "round1"), str(tmp_path / "responses"), "r")
+    with pytest.raises(SubmittedOnly):
+        driver.send(_samples(cfg, 4))
+    show_batches(str(tmp_path), cancel=True)
+    assert "batch-000000" in capsys.readouterr().out and len(_events(log, "batch_cancelled")) == 1
+    # the next run collects the cancelled batch and sends its requests again in a new one
+    again = BatchDriver(_cfg(server.base_url), str(tmp_path / "batches" / "round1"), str(tmp_path / "responses"), "r")
+    again.resume()
+    assert again.tally.retried == {"batch_cancelled": 4} and len(_events(log, "batch_created")) == 2
+    assert len(load_responses(str(tmp_path / "responses"))[0]) == 4
+    with pytest.raises(Exception, match="no batches here"):
+        show_batches(str(tmp_path / "elsewhere"))
