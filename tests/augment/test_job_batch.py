@@ -1,12 +1,14 @@
 """The augment job in batch mode (teacher.mode: batch) against the SCRIPTED server's Batch API:
 the same dataset as online mode, partial failures retried and accounted, `--submit-only` then a
-collecting run, and the key nowhere on disk. Kill -9 between submission and collection:
-tests/teacher/test_batch_mode.py."""
+collecting run killed -9 between submission and collection and run again, and the key nowhere
+on disk. (The same kill at the batch layer alone: tests/teacher/test_batch_mode.py.)"""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -86,7 +88,7 @@ def _cli(*args, env=None):
                           timeout=400)
 
 
-def test_submit_only_then_a_collecting_run_gives_the_same_dataset(scripted, online_dataset, tmp_path):
+def test_submit_only_then_a_run_killed_9_while_waiting_then_a_rerun_pays_nothing_twice(scripted, online_dataset, tmp_path):
     log = tmp_path / "server.jsonl"
     server = scripted(answers=_answers(), log_path=str(log))
     out = tmp_path / "out"
@@ -103,11 +105,30 @@ def test_submit_only_then_a_collecting_run_gives_the_same_dataset(scripted, onli
     listed = _cli("batches", str(out))
     assert listed.returncode == 0 and "batch-000000" in listed.stdout, listed.stdout + listed.stderr[-2000:]
     assert "finalizing" in listed.stdout  # polled live: the scripted batch moves one state per retrieve
+    # collecting run: round 1 comes back, round 2 is submitted, and the command is killed -9
+    # while it waits for round 2 (polls 60 s apart)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("RAY_ADDRESS", None)
+    killed = subprocess.Popen([sys.executable, "-m", "metamath", "augment", "--config", str(config),
+                               "teacher.batch_poll_s=60"], env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    round2 = out / "batches" / "round2" / "state.jsonl"
+    deadline = time.time() + 300
+    while not (round2.exists() and '"batch_id": "batch-' in round2.read_text()) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert '"batch_id": "batch-' in round2.read_text() and not (out / "metamathqa.jsonl").exists()
     collected = _cli("augment", "--config", str(config))
     assert collected.returncode == 0, collected.stderr[-2000:]
     assert (out / "metamathqa.jsonl").read_text() == online_dataset
     created = _events(log, "batch_created")
     keys = [k for e in created for k in e["keys"]]
     assert len(keys) == len(set(keys)) and sorted(keys) == sorted(e["key"] for e in _events(log, "batch_line"))
+    # the last run bought what it collected: round 2, submitted by the killed run (round 1 was
+    # collected, and so bought, by the killed run itself)
+    round2_ids = {json.loads(x).get("batch_id") for x in round2.read_text().splitlines()} - {None}
+    round2_keys = [k for e in created if e["id"] in round2_ids for k in e["keys"]]
     stats = json.loads((out / "stats.json").read_text())
-    assert stats["requests"]["by_mode"]["batch"] == len(keys) == stats["requests"]["sent"]
+    assert stats["requests"]["by_mode"]["batch"] == len(round2_keys) == stats["requests"]["sent"] > 0
