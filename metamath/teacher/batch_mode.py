@@ -115,6 +115,8 @@ class BatchDriver:
     def drive(self, files: list[FileState]) -> None:
         from metamath.teacher.batch_progress import BatchProgress
 
+        if not files:  # nothing on record or to send: no empty progress bar
+            return
         waiting, live = list(files), []
         delay = self.cfg.batch_poll_s
         with BatchProgress(sum(f.requests for f in files)) as progress:
@@ -131,11 +133,14 @@ class BatchDriver:
     def _submit(self, state: FileState) -> FileState:
         if state.batch_id:
             return state
+        # An upload on record may already have its batch (the crash fell between create and
+        # journal): looked up only then, not for every fresh upload.
+        existing = self._batch_of(state.file_id) if state.file_id else None
         if not state.file_id:
             with open(state.path, "rb") as handle:
                 uploaded = self.client.files.create(file=(os.path.basename(state.path), handle), purpose="batch")
             self.journal.update(state, file_id=uploaded.id)
-        batch = self._batch_of(state.file_id) or self.client.batches.create(
+        batch = existing or self.client.batches.create(
             input_file_id=state.file_id, endpoint=state.endpoint, completion_window=self.cfg.batch_window,
             metadata={"metamath_file": state.name})
         self.journal.update(state, batch_id=batch.id, status=batch.status)

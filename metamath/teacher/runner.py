@@ -251,10 +251,8 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
               chat: bool = True, batch_dir: str | None = None) -> Round:
     """Every sample of `groups` (a Dataset of RequestGroup rows) into `out_dir`: from the store
     where it holds one, else from the teacher. Re-running a round sends only what is missing."""
-    from ray.data.expressions import col
-
     from metamath.progress import Tally, run_with_progress
-    from metamath.teacher.lookup import cached_samples, pending_group
+    from metamath.teacher.lookup import cached_samples
 
     store = Store(store_root)
     store.compact()  # a crashed run's journal becomes readable segments first
@@ -266,7 +264,10 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
     resolved = lookup(groups, store) if groups is not None else None
     if resolved is None:  # nothing asked (e.g. no round-2 work)
         clear_folder(out_dir)
-        return Round(out_dir, batches.as_run() if batches else TeacherRun(), 0)
+        run = batches.as_run() if batches else TeacherRun()
+        if batches:
+            batches.close()
+        return Round(out_dir, run, 0)
     totals = column_totals(resolved, ["n_pending", "n_cached", "has_pending"])
     if totals["n_pending"] and cfg.backend == "openai":
         import asyncio
@@ -287,10 +288,9 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
         parts.append(resolved.flat_map(cached_samples, fn_kwargs={"bought_by": bought_by}, num_cpus=LIGHT_CPUS)
                      .map_batches(to_schema, batch_format="pyarrow", num_cpus=LIGHT_CPUS))
     if n_pending:
-        todo = resolved.filter(expr=col("n_pending") > 0, num_cpus=LIGHT_CPUS)
-        sent = (batches.given_up(todo.map(pending_group, num_cpus=LIGHT_CPUS)) if batches is not None else
-                _through_backend(todo.map(pending_group, num_cpus=LIGHT_CPUS), cfg, store_root, run_tag,
-                                 totals["has_pending"], chat))
+        todo = pending_groups(resolved)
+        sent = (batches.given_up(todo) if batches is not None else
+                _through_backend(todo, cfg, store_root, run_tag, totals["has_pending"], chat))
         parts.append(sent.flat_map(expand_fanout, num_cpus=LIGHT_CPUS)
                      .map_batches(to_schema, fn_kwargs={"tally": tally}, batch_format="pyarrow", num_cpus=LIGHT_CPUS))
     clear_folder(out_dir)
@@ -317,15 +317,20 @@ def _batch_driver(cfg: TeacherConfig, batch_dir: str | None, store_root: str, ru
     return BatchDriver(cfg, batch_dir, store_root, run_tag)
 
 
-def pending_samples(resolved) -> Iterator[dict[str, Any]]:
-    """The samples to send, streamed to the driver (which writes the batch files) block by block."""
+def pending_groups(resolved):
+    """The resolved asks with something to send, as group rows for a backend."""
     from ray.data.expressions import col
 
     from metamath.teacher.lookup import pending_group
+
+    return resolved.filter(expr=col("n_pending") > 0, num_cpus=LIGHT_CPUS).map(pending_group, num_cpus=LIGHT_CPUS)
+
+
+def pending_samples(resolved) -> Iterator[dict[str, Any]]:
+    """The samples to send, streamed to the driver (which writes the batch files) block by block."""
     from metamath.teacher.vllm_backend import expand_samples
 
-    todo = resolved.filter(expr=col("n_pending") > 0, num_cpus=LIGHT_CPUS).map(pending_group, num_cpus=LIGHT_CPUS)
-    samples = todo.flat_map(expand_samples, num_cpus=LIGHT_CPUS)
+    samples = pending_groups(resolved).flat_map(expand_samples, num_cpus=LIGHT_CPUS)
     for batch in samples.iter_batches(batch_size=4096, batch_format="pyarrow"):
         yield from batch.select(["key", "messages_json", "prompt_key"]).to_pylist()
 
