@@ -124,6 +124,9 @@ class TrainConfig(Section):
     offload_params: bool = False
     gradient_checkpointing: bool = False
     packing: bool = False
+    # Seeded shuffle of the rows every run; false keeps the files' order (pre-shuffled data, a
+    # curriculum, or a like-for-like benchmark against another trainer).
+    shuffle: bool = True
     num_workers: PositiveInt = 1
     use_gpu: bool = False
     resources_per_worker: dict[str, float] = Field(default_factory=dict)

@@ -87,7 +87,7 @@ def build_dataset(cfg: TrainConfig, model_path: str, on_malformed: str) -> tuple
     kept = encoded.filter(expr=col("dropped") == False).select_columns(["input_ids", "labels"])  # noqa: E712
     if cfg.packing:
         kept = kept.map_batches(pack_rows, fn_kwargs={"max_length": cfg.max_length}, batch_size=1024)
-    kept = kept.random_shuffle(seed=cfg.seed).materialize()
+    kept = (kept.random_shuffle(seed=cfg.seed) if cfg.shuffle else kept).materialize()
     dropped = int(flags["dropped"].sum())
     stats = DataStats(source_rows, skipped, int((flags["truncated"] & ~flags["dropped"]).sum()), dropped,
                       len(flags) - dropped, kept.count(), int(flags["n_tokens"].sum()))

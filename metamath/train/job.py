@@ -13,7 +13,7 @@ from metamath.models import resolve_model
 from metamath.train.checkpoints import RUN_NAME
 from metamath.train.dataset import DataStats, build_dataset
 from metamath.train.model import load_tokenizer
-from metamath.train.plan import StepPlan, deepspeed_config, step_plan
+from metamath.train.plan import StepPlan, deepspeed_config, effective_zero_stage, step_plan
 from metamath.train.storage import is_uri, storage_path
 
 
@@ -53,11 +53,18 @@ def run_train(cfg: MetaMathConfig) -> dict[str, Any]:
     plan = step_plan(tcfg, stats.train_rows)
     print(f"[train] {stats.examples} examples ({stats.truncated} truncated at {tcfg.max_length} tokens, "
           f"{stats.dropped_no_target} dropped) -> {plan.total_steps} steps of {tcfg.global_batch_size} "
-          f"on {tcfg.num_workers} worker(s), ZeRO-{tcfg.zero_stage} {tcfg.precision}", flush=True)
+          f"on {tcfg.num_workers} worker(s), {_zero_label(tcfg)} {tcfg.precision}", flush=True)
     result = make_trainer(tcfg, plan, model_path, dataset).fit()
     summary = _summary(tcfg, plan, stats, result, time.time() - started)
     _write_summary(tcfg.output_dir, summary)
     return summary
+
+
+def _zero_label(cfg: TrainConfig) -> str:
+    stage = effective_zero_stage(cfg)
+    if stage == cfg.zero_stage:
+        return f"ZeRO-{stage}"
+    return f"ZeRO-{stage} (zero_stage {cfg.zero_stage} partitions nothing on one worker)"
 
 
 def _summary(cfg: TrainConfig, plan: StepPlan, stats: DataStats, result: Any, elapsed: float) -> dict[str, Any]:

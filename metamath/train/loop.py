@@ -80,9 +80,9 @@ def micro_batches(shard: Any, cfg: TrainConfig, plan: StepPlan, epoch: int, skip
     """One epoch's micro-batches on this worker, cut at the last whole optimizer step;
     the first `skip` are passed over (resuming inside an epoch)."""
     per_epoch = plan.steps_per_epoch * plan.accumulation
+    shuffle = {"local_shuffle_buffer_size": cfg.micro_batch_size * 64, "local_shuffle_seed": cfg.seed + epoch}
     batches = shard.iter_batches(batch_size=cfg.micro_batch_size, batch_format="pyarrow", drop_last=True,
-                                 local_shuffle_buffer_size=cfg.micro_batch_size * 64,
-                                 local_shuffle_seed=cfg.seed + epoch)
+                                 **(shuffle if cfg.shuffle else {}))
     for index, table in enumerate(batches):
         if index >= per_epoch:
             return

@@ -10,9 +10,31 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, TypeVar
 
-FIELDS = ("step", "loss", "lr", "grad_norm", "tokens_per_s", "epoch")
+T = TypeVar("T")
+
+FIELDS = ("step", "loss", "lr", "grad_norm", "tokens_per_s", "data_s", "epoch")
+
+
+class Stopwatch:
+    """Time spent waiting on an iterator: a step's `data_s` (the input pipeline's share of
+    `step_s`, as torchtitan's data-loading time)."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+
+    def over(self, items: Iterator[T]) -> Iterator[T]:
+        items = iter(items)
+        while True:
+            started = time.perf_counter()
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            finally:
+                self.total += time.perf_counter() - started
+            yield item
 
 
 class MetricsLog:

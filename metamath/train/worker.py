@@ -16,10 +16,10 @@ from metamath.train.loop import (
     restore,
     save_checkpoint,
 )
-from metamath.train.metrics import MetricsLog
+from metamath.train.metrics import MetricsLog, Stopwatch
 from metamath.train.model import load_model, load_tokenizer
 from metamath.train.checkpoints import RUN_NAME
-from metamath.train.plan import StepPlan
+from metamath.train.plan import StepPlan, effective_zero_stage
 from metamath.train.storage import local_mirror, upload
 
 
@@ -61,8 +61,8 @@ def train_worker(config: dict[str, Any]) -> None:
     while step < plan.total_steps:
         epoch = step // plan.steps_per_epoch
         skip = (step % plan.steps_per_epoch) * plan.accumulation
-        losses, tokens, started = [], 0, time.time()
-        for batch in micro_batches(shard, cfg, plan, epoch, skip, tokenizer.pad_token_id):
+        losses, tokens, started, waited = [], 0, time.time(), Stopwatch()
+        for batch in waited.over(micro_batches(shard, cfg, plan, epoch, skip, tokenizer.pad_token_id)):
             lr = scheduler.get_last_lr()[0]
             loss, n = forward_backward(engine, batch)
             losses.append(loss)
@@ -71,15 +71,17 @@ def train_worker(config: dict[str, Any]) -> None:
                 continue
             step += 1
             loss_sum, token_sum = all_reduce_sum(engine, [sum(losses) / len(losses), tokens])
+            elapsed = max(time.time() - started, 1e-9)
             row = {"step": step, "loss": loss_sum / world, "lr": lr, "grad_norm": _grad_norm(engine),
-                   "tokens_per_s": token_sum / max(time.time() - started, 1e-9),
-                   "epoch": round(step / plan.steps_per_epoch, 4)}
+                   "tokens_per_s": token_sum / elapsed, "tokens": int(token_sum), "step_s": round(elapsed, 4),
+                   "data_s": round(waited.total, 4), "epoch": round(step / plan.steps_per_epoch, 4)}
             if log:
                 log.log(row)
             if (cfg.save_every_steps and step % cfg.save_every_steps == 0) or step == plan.total_steps:
                 _checkpoint(engine, step, row, log, mirror, cfg)
                 saved = step
             losses, tokens, started = [], 0, time.time()
+            waited.total = 0.0
             if step >= plan.total_steps:
                 break
     if saved != step:
@@ -104,7 +106,7 @@ def _checkpoint(engine: Any, step: int, row: dict, log: Any, mirror: Any, cfg: T
 def _export(engine: Any, tokenizer: Any, cfg: TrainConfig, mirror: Any, rank: int) -> None:
     import torch.distributed as dist
 
-    state = gathered_state_dict(engine, cfg.zero_stage)
+    state = gathered_state_dict(engine, effective_zero_stage(cfg))
     if rank == 0:
         final = save_final(engine.module, state, tokenizer, mirror / "final")
         upload(final, cfg.output_dir, "final")
