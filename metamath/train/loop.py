@@ -99,10 +99,26 @@ def all_reduce_sum(engine: Any, values: list[float]) -> list[float]:
     return tensor.tolist()
 
 
-def forward_backward(engine: Any, batch: dict[str, Any]) -> tuple[float, int]:
+def forward_backward(engine: Any, batch: dict[str, Any], clip: float | None) -> tuple[float, int, float | None]:
+    """(loss, real tokens, the gradient norm when this loop clipped at an optimizer step)."""
+    import torch
+
     n_tokens = batch.pop("n_real", None)
     inputs = {k: v.to(engine.device) for k, v in batch.items()}
     loss = engine(**inputs).loss
     engine.backward(loss)
+    norm = None
+    if clip and engine.is_gradient_accumulation_boundary():
+        norm = float(torch.nn.utils.clip_grad_norm_(engine.module.parameters(), clip))
     engine.step()
-    return float(loss.detach()), int(n_tokens if n_tokens is not None else batch["attention_mask"].sum())
+    return float(loss.detach()), int(n_tokens if n_tokens is not None else batch["attention_mask"].sum()), norm
+
+
+def skip_lone_all_reduce(engine: Any, zero_stage: int) -> None:
+    """With one process DeepSpeed's stage-0 all-reduce still flattens, reduces and copies back
+    every gradient at each optimizer step: nothing to average, so it is switched off. (ZeRO
+    stages reduce through their own optimizer epilogue, which must run.)"""
+    import torch.distributed as dist
+
+    if zero_stage == 0 and dist.get_world_size() == 1:
+        engine.enable_backward_allreduce = False

@@ -15,6 +15,9 @@ from metamath.config.schema import TrainConfig
 from metamath.errors import DataError
 
 
+MAX_GRAD_NORM = 1.0
+
+
 @dataclass(frozen=True)
 class StepPlan:
     rows: int
@@ -50,6 +53,12 @@ def effective_zero_stage(cfg: TrainConfig) -> int:
     return cfg.zero_stage
 
 
+def loop_clips_gradients(cfg: TrainConfig) -> bool:
+    """DeepSpeed clips fp32 stage-0 gradients but keeps no norm to report: there the loop clips
+    (at the same point, after the boundary's all-reduce) and logs the norm itself."""
+    return effective_zero_stage(cfg) == 0 and cfg.precision == "fp32"
+
+
 def deepspeed_config(cfg: TrainConfig, plan: StepPlan) -> dict[str, Any]:
     """ZeRO stage, precision and offload from the config. The optimizer and scheduler are
     built by the worker (torch AdamW, transformers' schedules) so that CPU runs need no
@@ -67,7 +76,8 @@ def deepspeed_config(cfg: TrainConfig, plan: StepPlan) -> dict[str, Any]:
         "train_batch_size": cfg.global_batch_size,
         "train_micro_batch_size_per_gpu": cfg.micro_batch_size,
         "gradient_accumulation_steps": plan.accumulation,
-        "gradient_clipping": 1.0,  # HF Trainer's max_grad_norm, as the reference ran
+        # HF Trainer's max_grad_norm, as the reference ran
+        "gradient_clipping": 0.0 if loop_clips_gradients(cfg) else MAX_GRAD_NORM,
         "bf16": {"enabled": cfg.precision == "bf16"},
         "fp16": {"enabled": False},
         "zero_optimization": zero,

@@ -13,13 +13,14 @@ from metamath.train.loop import (
     build_engine,
     forward_backward,
     micro_batches,
+    skip_lone_all_reduce,
     restore,
     save_checkpoint,
 )
 from metamath.train.metrics import MetricsLog, Stopwatch
 from metamath.train.model import load_model, load_tokenizer
 from metamath.train.checkpoints import RUN_NAME
-from metamath.train.plan import StepPlan, effective_zero_stage
+from metamath.train.plan import MAX_GRAD_NORM, StepPlan, effective_zero_stage, loop_clips_gradients
 from metamath.train.storage import local_mirror, upload
 
 
@@ -48,6 +49,8 @@ def train_worker(config: dict[str, Any]) -> None:
     world = ray.train.get_context().get_world_size()
     tokenizer = load_tokenizer(config["model_path"])
     engine, scheduler = build_engine(cfg, plan, config["deepspeed"], load_model(cfg, config["model_path"], tokenizer))
+    skip_lone_all_reduce(engine, effective_zero_stage(cfg))
+    clip = MAX_GRAD_NORM if loop_clips_gradients(cfg) else None
     step, skipped = restore(engine, f"{cfg.output_dir.rstrip('/')}/{RUN_NAME}")
     if rank == 0:
         for message in skipped:
@@ -64,7 +67,7 @@ def train_worker(config: dict[str, Any]) -> None:
         losses, tokens, started, waited = [], 0, time.time(), Stopwatch()
         for batch in waited.over(micro_batches(shard, cfg, plan, epoch, skip, tokenizer.pad_token_id)):
             lr = scheduler.get_last_lr()[0]
-            loss, n = forward_backward(engine, batch)
+            loss, n, norm = forward_backward(engine, batch, clip)
             losses.append(loss)
             tokens += n
             if len(losses) < plan.accumulation:
@@ -72,7 +75,7 @@ def train_worker(config: dict[str, Any]) -> None:
             step += 1
             loss_sum, token_sum = all_reduce_sum(engine, [sum(losses) / len(losses), tokens])
             elapsed = max(time.time() - started, 1e-9)
-            row = {"step": step, "loss": loss_sum / world, "lr": lr, "grad_norm": _grad_norm(engine),
+            row = {"step": step, "loss": loss_sum / world, "lr": lr, "grad_norm": norm if clip else _grad_norm(engine),
                    "tokens_per_s": token_sum / elapsed, "tokens": int(token_sum), "step_s": round(elapsed, 4),
                    "data_s": round(waited.total, 4), "epoch": round(step / plan.steps_per_epoch, 4)}
             if log:

@@ -2,7 +2,7 @@ import pytest
 
 from metamath.config.schema import LoraConfig, TrainConfig
 from metamath.errors import DataError
-from metamath.train.plan import deepspeed_config, step_plan
+from metamath.train.plan import deepspeed_config, effective_zero_stage, loop_clips_gradients, step_plan
 
 
 def test_paper_recipe_step_arithmetic():
@@ -35,3 +35,20 @@ def test_deepspeed_config_from_train_config():
 def test_lora_with_zero3_is_refused():
     with pytest.raises(ValueError, match="lora needs zero_stage 0-2"):
         TrainConfig(zero_stage=3, lora=LoraConfig())
+
+
+def test_one_worker_runs_stage_0_unless_offload_or_stage_3_needs_zero():
+    one = dict(micro_batch_size=2, global_batch_size=8, precision="fp32")
+    assert effective_zero_stage(TrainConfig(zero_stage=2, **one)) == 0
+    assert effective_zero_stage(TrainConfig(zero_stage=1, **one)) == 0
+    assert effective_zero_stage(TrainConfig(zero_stage=2, num_workers=2, **one)) == 2
+    assert effective_zero_stage(TrainConfig(zero_stage=2, offload_optimizer=True, **one)) == 2
+    assert effective_zero_stage(TrainConfig(zero_stage=3, **one)) == 3
+    cfg = TrainConfig(zero_stage=2, **one)
+    ds = deepspeed_config(cfg, step_plan(cfg, 64))
+    # fp32 stage 0: the loop clips (and logs the norm); elsewhere DeepSpeed clips at 1.0
+    assert ds["zero_optimization"]["stage"] == 0 and ds["gradient_clipping"] == 0.0 and loop_clips_gradients(cfg)
+    bf16 = TrainConfig(zero_stage=2, **{**one, "precision": "bf16"})
+    assert deepspeed_config(bf16, step_plan(bf16, 64))["gradient_clipping"] == 1.0 and not loop_clips_gradients(bf16)
+    two = TrainConfig(zero_stage=2, num_workers=2, **one)
+    assert deepspeed_config(two, step_plan(two, 64))["gradient_clipping"] == 1.0
