@@ -1,5 +1,6 @@
 """`metamath report RUN_DIR [RUN_DIR ...]`: evaluation runs side by side (base vs
-fine-tuned, paper vs strict scorer) in one Markdown table and one plot."""
+fine-tuned, paper vs strict scorer) in one Markdown table with 95% intervals, the paired
+differences against the first run (bootstrap interval, McNemar test), and one plot."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from metamath.errors import DataError
+from metamath.evaluate.paired import paired_markdown, paired_rows
 from metamath.evaluate.plots import comparison
+from metamath.scoring.report import interval, percent_with_interval
 
 
 def load_run(folder: str | Path) -> tuple[str, dict[str, Any]]:
@@ -22,7 +25,9 @@ def load_run(folder: str | Path) -> tuple[str, dict[str, Any]]:
 
 def comparison_rows(runs: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     return [{"run": label, "benchmark": name, "n": rep["n"], "paper": rep["paper"]["accuracy"],
-             "strict": rep["strict"]["accuracy"]} for label, reports in runs for name, rep in reports.items()]
+             "strict": rep["strict"]["accuracy"], "paper_ci95": interval(rep["paper"], rep["n"]),
+             "strict_ci95": interval(rep["strict"], rep["n"]), "cells": {s: rep[s] for s in ("paper", "strict")}}
+            for label, reports in runs for name, rep in reports.items()]
 
 
 def comparison_markdown(rows: list[dict[str, Any]]) -> str:
@@ -33,17 +38,25 @@ def comparison_markdown(rows: list[dict[str, Any]]) -> str:
     lines = [header, "|---|---|" + "---:|" * len(runs)]
     for bench in benchmarks:
         for scorer in ("paper", "strict"):
-            values = [f"{100 * cell[(run, bench)][scorer]:.1f} (n={cell[(run, bench)]['n']})"
-                      if (run, bench) in cell else "-" for run in runs]
+            values = [f"{percent_with_interval(cell[(run, bench)]['cells'][scorer], cell[(run, bench)]['n'])} "
+                      f"(n={cell[(run, bench)]['n']})" if (run, bench) in cell else "-" for run in runs]
             lines.append(f"| {bench} | {scorer} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
 
 def compare_runs(folders: list[str], out_dir: str) -> tuple[str, Path]:
-    rows = comparison_rows([load_run(f) for f in folders])
+    runs = [load_run(f) for f in folders]
+    rows = comparison_rows(runs)
+    paired = paired_rows([(label, Path(folder), reports) for (label, reports), folder in zip(runs, folders)])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table = comparison_markdown(rows)
     plot = comparison(rows, out / "comparison.png")
-    (out / "comparison.md").write_text(f"# Accuracy (%)\n\n{table}\n\n![comparison]({plot.name})\n")
+    text = f"# Accuracy (%) [95% Wilson interval]\n\n{table}\n\n![comparison]({plot.name})\n"
+    if paired:
+        table += "\n\npaired, on the items both runs scored:\n\n" + paired_markdown(paired)
+        text += f"\n## Paired differences against {runs[0][0]}\n\n{paired_markdown(paired)}\n"
+    (out / "comparison.md").write_text(text)
+    (out / "comparison.json").write_text(json.dumps({"accuracy": [{k: v for k, v in r.items() if k != "cells"}
+                                                                  for r in rows], "paired": paired}, indent=2) + "\n")
     return table, out / "comparison.md"

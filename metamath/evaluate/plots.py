@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from metamath.scoring.report import interval
+
 
 def _pyplot():
     import matplotlib
@@ -15,10 +17,15 @@ def _pyplot():
     return plt
 
 
-def _grouped_bars(ax: Any, groups: list[str], series: dict[str, list[float]]) -> None:
+def _grouped_bars(ax: Any, groups: list[str], series: dict[str, list[float]],
+                  intervals: dict[str, list[tuple[float, float]]] | None = None) -> None:
+    """Bars per group and series; `intervals` (per series, (low, high) per group) become error bars."""
     width = 0.8 / max(1, len(series))
     for i, (label, values) in enumerate(series.items()):
-        bars = ax.bar([g + i * width for g in range(len(groups))], values, width, label=label)
+        bounds = (intervals or {}).get(label)
+        yerr = None if bounds is None else [[max(0.0, v - lo) for v, (lo, _) in zip(values, bounds)],
+                                            [max(0.0, hi - v) for v, (_, hi) in zip(values, bounds)]]
+        bars = ax.bar([g + i * width for g in range(len(groups))], values, width, label=label, yerr=yerr, capsize=3)
         ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=7)  # zero bars stay readable
     ax.set_xticks([g + width * (len(series) - 1) / 2 for g in range(len(groups))], groups, rotation=30, ha="right")
     ax.set_ylim(0, 1)
@@ -33,9 +40,10 @@ def accuracy_by(reports: dict[str, Any], key: str, path: Path) -> Path | None:
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4), squeeze=False)
     for ax, name in zip(axes[0], names):
-        groups = list(reports[name][key])
-        _grouped_bars(ax, groups, {s: [reports[name][key][g][s]["accuracy"] for g in groups] for s in ("paper", "strict")})
-        ax.set_title(f"{name}: accuracy {key.replace('_', ' ')}")
+        groups, cells = list(reports[name][key]), reports[name][key]
+        _grouped_bars(ax, groups, {s: [cells[g][s]["accuracy"] for g in groups] for s in ("paper", "strict")},
+                      {s: [interval(cells[g][s], cells[g]["n"]) for g in groups] for s in ("paper", "strict")})
+        ax.set_title(f"{name}: accuracy {key.replace('_', ' ')} (95% Wilson intervals)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -73,14 +81,17 @@ def missing_answers(reports: dict[str, Any], path: Path) -> Path:
 
 
 def comparison(rows: list[dict[str, Any]], path: Path) -> Path:
-    """rows: {run, benchmark, paper, strict}; one bar group per benchmark x scorer."""
+    """rows: {run, benchmark, paper, strict, paper_ci95, strict_ci95}; one bar group per
+    benchmark x scorer, with 95% intervals as error bars."""
     plt = _pyplot()
     runs = list(dict.fromkeys(r["run"] for r in rows))
     groups = list(dict.fromkeys(f"{r['benchmark']} ({s})" for r in rows for s in ("paper", "strict")))
     value = {(r["run"], f"{r['benchmark']} ({s})"): r[s] for r in rows for s in ("paper", "strict")}
+    bounds = {(r["run"], f"{r['benchmark']} ({s})"): r[f"{s}_ci95"] for r in rows for s in ("paper", "strict")}
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups)), 4))
-    _grouped_bars(ax, groups, {run: [value.get((run, g), 0.0) for g in groups] for run in runs})
-    ax.set_ylabel("accuracy")
+    _grouped_bars(ax, groups, {run: [value.get((run, g), 0.0) for g in groups] for run in runs},
+                  {run: [bounds.get((run, g), (0.0, 0.0)) for g in groups] for run in runs})
+    ax.set_ylabel("accuracy (95% Wilson interval)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

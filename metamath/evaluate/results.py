@@ -11,7 +11,7 @@ import pyarrow as pa
 import ray
 
 from metamath.evaluate import plots
-from metamath.scoring.report import ReportBuilder
+from metamath.scoring.report import ReportBuilder, percent_with_interval
 from metamath.scoring.verdicts import Verdict
 
 PREDICTION_FIELDS = ("id", "question", "gold", "prompt", "completion", "status", "reason", "finish_reason",
@@ -99,24 +99,21 @@ def sorted_rows(scored: str):
             yield from batch.to_pylist()
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
-
-
 def markdown_tables(reports: dict[str, Any]) -> list[str]:
-    lines = ["| benchmark | n | paper acc % | strict acc % | no answer (paper) | failed requests |",
+    """Accuracy % with its 95% Wilson interval in brackets, per benchmark and group."""
+    lines = ["| benchmark | n | paper acc % [95% CI] | strict acc % [95% CI] | no answer (paper) | failed requests |",
              "|---|---:|---:|---:|---:|---:|"]
     for name, rep in reports.items():
         failed = rep.get("decode", {}).get("failed", 0)
-        lines.append(f"| {name} | {rep['n']} | {_pct(rep['paper']['accuracy'])} | {_pct(rep['strict']['accuracy'])} "
-                     f"| {rep['missing_answer']['paper']} | {failed} |")
+        lines.append(f"| {name} | {rep['n']} | {percent_with_interval(rep['paper'], rep['n'])} "
+                     f"| {percent_with_interval(rep['strict'], rep['n'])} | {rep['missing_answer']['paper']} | {failed} |")
     for name, rep in reports.items():
         for key in ("by_level", "by_subject"):
             if rep.get(key):
-                lines += ["", f"**{name} {key.replace('_', ' ')}**", "", "| group | n | paper % | strict % |",
+                lines += ["", f"**{name} {key.replace('_', ' ')}**", "", "| group | n | paper % [95% CI] | strict % [95% CI] |",
                           "|---|---:|---:|---:|"]
-                lines += [f"| {g} | {s['n']} | {_pct(s['paper']['accuracy'])} | {_pct(s['strict']['accuracy'])} |"
-                          for g, s in rep[key].items()]
+                lines += [f"| {g} | {s['n']} | {percent_with_interval(s['paper'], s['n'])} "
+                          f"| {percent_with_interval(s['strict'], s['n'])} |" for g, s in rep[key].items()]
     return lines
 
 

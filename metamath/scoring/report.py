@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from metamath.data.benchmarks import Problem
+from metamath.scoring.uncertainty import wilson_interval
 from metamath.scoring.verdicts import Verdict
 
 
@@ -49,8 +50,26 @@ class _Counts:
         self.strict += bool(verdict.strict_correct)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "paper": {"accuracy": self.paper / self.n if self.n else 0.0, "correct": self.paper},
-                "strict": {"accuracy": self.strict / self.n if self.n else 0.0, "correct": self.strict}}
+        return {"n": self.n, "paper": scorer_entry(self.paper, self.n), "strict": scorer_entry(self.strict, self.n)}
+
+
+def scorer_entry(correct: int, n: int) -> dict[str, Any]:
+    """{accuracy, correct, ci95}: the 95% Wilson interval goes with every accuracy."""
+    return {"accuracy": correct / n if n else 0.0, "correct": correct,
+            "ci95": [round(bound, 4) for bound in wilson_interval(correct, n)]}
+
+
+def interval(entry: dict[str, Any], n: int) -> tuple[float, float]:
+    """A scorer entry's 95% interval (recomputed for a report.json written before they were)."""
+    if entry.get("ci95"):
+        return entry["ci95"][0], entry["ci95"][1]
+    return wilson_interval(entry.get("correct", round(entry["accuracy"] * n)), n)
+
+
+def percent_with_interval(entry: dict[str, Any], n: int) -> str:
+    """"45.0 [38.1, 52.0]": accuracy and its 95% interval, in percent."""
+    low, high = interval(entry, n)
+    return f"{100 * entry['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
 
 
 def benchmark_report(problems: Sequence[Problem], verdicts: Sequence[Verdict]) -> dict[str, Any]:
@@ -73,13 +92,13 @@ def report_table(reports: dict[str, Any], title: str = "Accuracy"):
     """A rich Table: one row per benchmark (and MATH level), both scorers."""
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=title, caption="accuracy % [95% Wilson interval]")
     for column in ("benchmark", "n", "paper", "strict", "no answer (paper)"):
         table.add_column(column, justify="left" if column == "benchmark" else "right")
     for name, rep in reports.items():
-        table.add_row(name, str(rep["n"]), f"{rep['paper']['accuracy']:.2%}", f"{rep['strict']['accuracy']:.2%}",
-                      str(rep.get("missing_answer", {}).get("paper", "")))
+        table.add_row(name, str(rep["n"]), percent_with_interval(rep["paper"], rep["n"]),
+                      percent_with_interval(rep["strict"], rep["n"]), str(rep.get("missing_answer", {}).get("paper", "")))
         for level, sub in rep.get("by_level", {}).items():
-            table.add_row(f"  level {level}", str(sub["n"]), f"{sub['paper']['accuracy']:.2%}",
-                          f"{sub['strict']['accuracy']:.2%}", "")
+            table.add_row(f"  level {level}", str(sub["n"]), percent_with_interval(sub["paper"], sub["n"]),
+                          percent_with_interval(sub["strict"], sub["n"]), "")
     return table

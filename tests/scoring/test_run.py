@@ -46,7 +46,8 @@ def test_cli_writes_report_verdicts_and_table(data_root, tmp_path):
     assert report["missing_answer"]["paper"] == 6 and "by_subject" in report and "by_level" in report
     verdicts = [json.loads(line) for line in (tmp_path / "o" / "verdicts.jsonl").read_text().splitlines()]
     assert len(verdicts) == 12 and {"paper_answer", "strict_answer", "paper_correct", "strict_correct"} <= set(verdicts[0])
-    assert "math500" in result.output and "50.00%" in result.output
+    assert report["paper"]["ci95"] == [0.2538, 0.7462]  # 6/12, 95% Wilson
+    assert "math500" in result.output and "50.0 [25.4, 74.6]" in result.output
 
 
 def test_unknown_questions_are_listed(data_root, tmp_path):
