@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Literal, Optional
 
 from metamath.errors import ConfigError
+from metamath.records.schema import RECORD_TYPES
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 AugmentMethod = Literal["ansaug", "rephrase", "sv", "fobar"]
@@ -124,6 +125,12 @@ class TrainConfig(Section):
     offload_params: bool = False
     gradient_checkpointing: bool = False
     packing: bool = False
+    # A slice of MetaMathQA (metamath/train/selection.py): augmented rows of these types, then a
+    # seeded, nested subset of them; the original solutions ride along when include_original.
+    types: Optional[list[Literal[RECORD_TYPES]]] = None
+    fraction: Optional[float] = Field(None, gt=0.0, le=1.0)
+    max_rows: Optional[PositiveInt] = None
+    include_original: bool = True
     # Seeded shuffle of the rows every run; false keeps the files' order (pre-shuffled data, a
     # curriculum, or a like-for-like benchmark against another trainer).
     shuffle: bool = True

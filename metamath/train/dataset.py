@@ -16,6 +16,7 @@ from metamath.errors import ConfigError, DataError
 from metamath.records.io import read_records
 from metamath.train.collate import pack_rows
 from metamath.train.examples import encode_batch
+from metamath.train.selection import Selection, is_selective, select_records
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,9 @@ class DataStats:
     examples: int
     train_rows: int  # packed rows when packing, else examples
     tokens: int
+    selection: dict[str, int] | None = None  # train.types / fraction / max_rows: what was kept
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -45,8 +47,14 @@ class Tokenize:
         return encode_batch(batch, self.tokenizer, self.template, self.max_length)
 
 
-def _read(path: str, on_malformed: str) -> tuple[Any, int, int]:
-    """The Ray Dataset of query/response, the row count, and malformed rows skipped."""
+def _from_records(records: list) -> Any:
+    import ray
+
+    return ray.data.from_items([{"query": r.query, "response": r.response} for r in records])
+
+
+def _read(path: str, on_malformed: str) -> tuple[Any, list, int]:
+    """The Ray Dataset of query/response, the rows checked, and malformed rows skipped."""
     import ray
 
     from metamath.data.sources import is_plain_jsonl
@@ -55,19 +63,29 @@ def _read(path: str, on_malformed: str) -> tuple[Any, int, int]:
     if bad.count or not (path.endswith(".parquet") or is_plain_jsonl(path)):
         # rows skipped, a JSON array (the Hub's MetaMathQA-395K.json) or a byte-order mark:
         # train on the rows our reader checked
-        rows = [{"query": r.query, "response": r.response} for r in records]
-        return ray.data.from_items(rows), len(records), bad.count
+        return _from_records(records), records, bad.count
     if path.endswith(".parquet"):
         ds = ray.data.read_parquet(path, columns=["query", "response"])
     else:
         ds = ray.data.read_json(path, lines=True).select_columns(["query", "response"])
-    return ds, len(records), 0
+    return ds, records, 0
 
 
-def _read_all(paths: list[str], on_malformed: str) -> tuple[Any, int, int]:
+def _read_all(paths: list[str], cfg: TrainConfig, on_malformed: str) -> tuple[Any, int, int, Selection | None]:
+    """Every file's rows, or the slice `cfg` asks for (train.types / fraction / max_rows)."""
     parts = [_read(path, on_malformed) for path in paths]
+    records = [r for part in parts for r in part[1]]
+    skipped = sum(part[2] for part in parts)
+    if is_selective(cfg):
+        chosen, selection = select_records(records, cfg)
+        if not chosen:
+            raise DataError(f"{', '.join(paths)}: train.types={cfg.types}, fraction={cfg.fraction}, max_rows="
+                            f"{cfg.max_rows}, include_original={cfg.include_original} leave no row of "
+                            f"{len(records)} ({selection.augmented_in_file} augmented, "
+                            f"{selection.originals_in_file} original solutions)")
+        return _from_records(chosen), len(records), skipped, selection
     ds = parts[0][0] if len(parts) == 1 else parts[0][0].union(*[p[0] for p in parts[1:]])
-    return ds, sum(p[1] for p in parts), sum(p[2] for p in parts)
+    return ds, len(records), skipped, None
 
 
 def build_dataset(cfg: TrainConfig, model_path: str, on_malformed: str) -> tuple[Any, DataStats]:
@@ -76,7 +94,7 @@ def build_dataset(cfg: TrainConfig, model_path: str, on_malformed: str) -> tuple
     if not cfg.data_path:
         raise ConfigError("train.data_path: not set (a MetaMathQA JSONL or Parquet file, or a list of them)")
     paths = [cfg.data_path] if isinstance(cfg.data_path, str) else list(cfg.data_path)
-    ds, source_rows, skipped = _read_all(paths, on_malformed)
+    ds, source_rows, skipped, selection = _read_all(paths, cfg, on_malformed)
     encoded = ds.map_batches(
         Tokenize, fn_constructor_args=(model_path, cfg.template, cfg.max_length),
         batch_size=256, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=2),
@@ -90,7 +108,8 @@ def build_dataset(cfg: TrainConfig, model_path: str, on_malformed: str) -> tuple
     kept = (kept.random_shuffle(seed=cfg.seed) if cfg.shuffle else kept).materialize()
     dropped = int(flags["dropped"].sum())
     stats = DataStats(source_rows, skipped, int((flags["truncated"] & ~flags["dropped"]).sum()), dropped,
-                      len(flags) - dropped, kept.count(), int(flags["n_tokens"].sum()))
+                      len(flags) - dropped, kept.count(), int(flags["n_tokens"].sum()),
+                      selection.to_dict() if selection else None)
     if not stats.examples:
         raise DataError(f"{', '.join(paths)}: no training example left of {source_rows + skipped} rows: "
                         f"{skipped} malformed (data.on_malformed), {dropped} with no response token within "

@@ -51,6 +51,11 @@ def run_train(cfg: MetaMathConfig) -> dict[str, Any]:
     ensure_ray()
     dataset, stats = build_dataset(tcfg, model_path, cfg.data.on_malformed)
     plan = step_plan(tcfg, stats.train_rows)
+    if stats.selection:
+        kept = stats.selection
+        print(f"[train] slice: {kept['augmented_kept']} of {kept['of_types']} augmented rows of "
+              f"{', '.join(tcfg.types) if tcfg.types is not None else 'every type'} ({kept['augmented_in_file']} "
+              f"in the data), {kept['originals_kept']} of {kept['originals_in_file']} original solutions", flush=True)
     print(f"[train] {stats.examples} examples ({stats.truncated} truncated at {tcfg.max_length} tokens, "
           f"{stats.dropped_no_target} dropped) -> {plan.total_steps} steps of {tcfg.global_batch_size} "
           f"on {tcfg.num_workers} worker(s), {_zero_label(tcfg)} {tcfg.precision}", flush=True)
