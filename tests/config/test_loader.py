@@ -94,7 +94,13 @@ def test_shipped_configs_are_valid():
     configs = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
     assert configs, "configs/ holds no YAML"
     for path in configs:
-        load_config(path)
+        cfg = load_config(path)
+        if "local" in path.stem:
+            continue
+        # a GPU recipe's vLLM engines must ask for GPUs: without use_gpu they get CPU bundles
+        for section in (cfg.teacher, cfg.evaluate):
+            if section is not None and section.backend == "vllm":
+                assert section.use_gpu, f"{path.name}: a vllm section without use_gpu: true"
 
 
 def test_relative_output_dirs_anchor_to_the_output_root(monkeypatch, tmp_path):
