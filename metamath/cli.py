@@ -147,6 +147,26 @@ def score(
     console.print(f"wrote {out}/report.json and {out}/verdicts.jsonl")
 
 
+analyze = typer.Typer(no_args_is_help=True, help="Analyses behind the paper's figures.")
+app.add_typer(analyze, name="analyze")
+
+
+@analyze.command("length")
+def analyze_length(
+    run_dir: str = typer.Argument(..., help="an evaluation output directory (report.json, <benchmark>/predictions.jsonl)"),
+    out: Optional[str] = typer.Option(None, help="where length.json, length.md and length.png go (default RUN_DIR/analysis)"),
+) -> None:
+    """Accuracy in three equal-size bins of question length (the paper's Fig. 7)."""
+    from metamath.analysis.length import analyze_length as run
+
+    try:
+        table, path = run(run_dir, out)
+    except MetaMathError as exc:
+        _fail(exc)
+    print(table)
+    print(f"written: {path}, {path.with_suffix('.json')} and {path.with_suffix('.png')}")
+
+
 @app.command()
 def model(name: str = typer.Argument("smollm2-135m-instruct")) -> None:
     """Resolve a model name to a local folder (converting the embedded model once)."""

@@ -1,0 +1,1 @@
+"""Analyses behind the paper's figures, run on outputs of the other stages."""
