@@ -167,6 +167,29 @@ def analyze_length(
     print(f"written: {path}, {path.with_suffix('.json')} and {path.with_suffix('.png')}")
 
 
+@analyze.command("perplexity")
+def analyze_perplexity(
+    model: str = typer.Option("smollm2-135m-instruct", help="a base model: a name, a folder or a Hub id"),
+    data: List[str] = typer.Option(..., help="MetaMathQA-style JSONL or Parquet files (repeat --data)"),
+    out: str = typer.Option("outputs/analysis", help="where perplexity.json, .md and .png go"),
+    template: str = typer.Option("paper", help="the training template: paper or uniform"),
+    max_length: int = typer.Option(512, help="tokens per row, as in training"),
+    limit: Optional[int] = typer.Option(None, help="rows per file"),
+    batch_size: int = typer.Option(8),
+    replicas: int = typer.Option(1, help="model actors"),
+) -> None:
+    """Per file and type, the perplexity of the response tokens given the prompt (Fig. 3)."""
+    from metamath.analysis.perplexity import score_perplexity, write_perplexity
+
+    try:
+        scored = score_perplexity(model, data, template, max_length, limit, batch_size, replicas)
+        table, path = write_perplexity(scored, out, model)
+    except MetaMathError as exc:
+        _fail(exc)
+    print(table)
+    print(f"written: {path}, {path.with_suffix('.json')} and {path.with_suffix('.png')}")
+
+
 @app.command()
 def model(name: str = typer.Argument("smollm2-135m-instruct")) -> None:
     """Resolve a model name to a local folder (converting the embedded model once)."""
