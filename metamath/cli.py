@@ -190,6 +190,26 @@ def analyze_perplexity(
     print(f"written: {path}, {path.with_suffix('.json')} and {path.with_suffix('.png')}")
 
 
+@analyze.command("diversity")
+def analyze_diversity(
+    base: str = typer.Option(..., help="the base set (MetaMathQA JSONL or Parquet)"),
+    added: List[str] = typer.Option(..., help="an added set (repeat --added)"),
+    out: str = typer.Option("outputs/analysis", help="where diversity.json and .md go"),
+    embedder: str = typer.Option("hf:smollm2-135m-instruct", help="hf:<model> (mean-pooled hidden states)"),
+    limit: Optional[int] = typer.Option(None, help="rows per file"),
+    gains: Optional[str] = typer.Option(None, help="JSON {added set name: accuracy gain}: adds Pearson r"),
+) -> None:
+    """The paper's diversity gain of each added set over the base (Fig. 2 and 4)."""
+    from metamath.analysis.diversity import analyze_diversity as run
+
+    try:
+        table, path = run(base, added, out, embedder, limit, gains)
+    except MetaMathError as exc:
+        _fail(exc)
+    print(table)
+    print(f"written: {path} and {path.with_suffix('.json')}")
+
+
 @app.command()
 def model(name: str = typer.Argument("smollm2-135m-instruct")) -> None:
     """Resolve a model name to a local folder (converting the embedded model once)."""
