@@ -256,9 +256,9 @@ def test_openai_backend_against_a_real_transformers_serve(ray_local, tmp_path):
 
 def test_hf_backend_on_the_embedded_model(ray_local, tmp_path):
     cfg = load_config(None, [
-        "augment.dataset=gsm8k", "augment.limit=2", f"augment.output_dir={tmp_path}",
+        "augment.dataset=gsm8k", "augment.limit=2", f"augment.output_dir={tmp_path}", "augment.shots=2",
         "augment.samples={ansaug: 1, rephrase: 1, rephrase_solve: 1, sv: 1, fobar: 1, masks_per_question: 1}",
-        "teacher.backend=hf", "teacher.max_tokens=48", "teacher.batch_size=4"])
+        "teacher.backend=hf", "teacher.max_tokens=48", "teacher.batch_size=4"])  # 2 shots: CPU prefill is the cost
     stats = run_augment(cfg)
     types = stats["types"]
     assert set(types) == {"GSM_AnsAug", "GSM_Rephrased", "GSM_SV", "GSM_FOBAR"}
