@@ -19,25 +19,19 @@ import re
 import string
 from typing import Sequence, Union
 
+from metamath.scoring.paper import is_number
+
 Answer = Union[str, Sequence[str]]
 _PUNCTUATION = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 MAX_ASSIGNMENTS = 1_000_000  # DROP's answers have at most 8 spans (40,320 orders)
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _normalise_token(token: str) -> str:
     token = token.lower()
-    if not _is_number(token):
+    if not is_number(token):
         token = "".join(ch for ch in token if ch not in _PUNCTUATION)
-    if _is_number(token):
+    if is_number(token):
         token = str(float(token))
     return " ".join(_ARTICLES.sub(" ", token).split())
 
@@ -59,8 +53,8 @@ def _f1(predicted: set[str], gold: set[str]) -> float:
 
 
 def _numbers_agree(gold: set[str], predicted: set[str]) -> bool:
-    gold_numbers = {t for t in gold if _is_number(t)}
-    return not gold_numbers or bool(gold_numbers & {t for t in predicted if _is_number(t)})
+    gold_numbers = {t for t in gold if is_number(t)}
+    return not gold_numbers or bool(gold_numbers & {t for t in predicted if is_number(t)})
 
 
 def _aligned_f1(predicted: list[set[str]], gold: list[set[str]]) -> float:

@@ -26,7 +26,8 @@ from metamath.scoring.hendrycks import is_equiv
 _NUMBER = re.compile(r"[\-+]?\d*[\.,/]?\d+")
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """float() accepts it (as the reference scorers test numbers)."""
     try:
         float(text)
     except ValueError:
@@ -36,7 +37,7 @@ def _is_number(text: str) -> bool:
 
 def _fraction_value(token: str) -> int | None:
     numerator, denominator = token.split("/", 1)
-    if not (_is_number(numerator) and _is_number(denominator)):
+    if not (is_number(numerator) and is_number(denominator)):
         return None
     if denominator == "0":
         return round(float(numerator.replace(",", "")))
