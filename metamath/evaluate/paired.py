@@ -30,9 +30,10 @@ def item_verdicts(folder: Path, benchmark: str) -> dict[str, dict[str, bool]] | 
 def paired_rows(runs: list[tuple[str, Path, dict[str, Any]]], resamples: int = 10_000) -> list[dict[str, Any]]:
     """runs: (label, folder, reports). One row per later run x shared benchmark x scorer."""
     (base_label, base_folder, base_reports), rows = runs[0], []
+    base = {benchmark: item_verdicts(base_folder, benchmark) for benchmark in base_reports}  # read once
     for label, folder, reports in runs[1:]:
         for benchmark in (b for b in base_reports if b in reports):
-            a, b = item_verdicts(base_folder, benchmark), item_verdicts(folder, benchmark)
+            a, b = base[benchmark], item_verdicts(folder, benchmark)
             if a is None or b is None:
                 continue
             shared = sorted(a.keys() & b.keys())

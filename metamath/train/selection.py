@@ -50,7 +50,8 @@ def select_records(records: list[MetaMathQARecord], cfg: TrainConfig) -> tuple[l
     """The rows to train on, in file order, and how many of each kind were kept."""
     originals = [r for r in records if r.teacher == ORIGINAL]
     augmented = [r for r in records if r.teacher != ORIGINAL]
-    typed = augmented if cfg.types is None else [r for r in augmented if r.type in set(cfg.types)]
+    wanted = None if cfg.types is None else set(cfg.types)
+    typed = augmented if wanted is None else [r for r in augmented if r.type in wanted]
     keep = subset_size(len(typed), cfg.fraction, cfg.max_rows)
     chosen = {id(r) for r in sorted(typed, key=lambda r: _rank(cfg.seed, r))[:keep]}
     kept_originals = originals if cfg.include_original else []
