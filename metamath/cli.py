@@ -125,7 +125,7 @@ def report(
 
 @app.command()
 def score(
-    benchmark: str = typer.Option(..., help="gsm8k, math, math500 or gsm8k_backward"),
+    benchmark: str = typer.Option(..., help="gsm8k, math, math500, gsm8k_backward, svamp, asdiv, mawps, gsm_hard, tabmwp or drop"),
     predictions: str = typer.Option(..., help="JSONL rows with `question` (or `id`) and `completion`"),
     out: str = typer.Option(..., help="output directory for report.json and verdicts.jsonl"),
     data_path: Optional[str] = typer.Option(None, help="benchmark file (default: the data root's test file)"),

@@ -12,7 +12,7 @@ from metamath.records.schema import RECORD_TYPES
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 AugmentMethod = Literal["ansaug", "rephrase", "sv", "fobar"]
-Benchmark = Literal["gsm8k", "math", "math500", "gsm8k_backward"]
+Benchmark = Literal["gsm8k", "math", "math500", "gsm8k_backward", "svamp", "asdiv", "mawps", "gsm_hard", "tabmwp", "drop"]
 RecordType = Literal[
     "GSM_AnsAug", "GSM_Rephrased", "GSM_SV", "GSM_FOBAR",
     "MATH_AnsAug", "MATH_Rephrased", "MATH_SV", "MATH_FOBAR",
@@ -162,7 +162,8 @@ class EvaluateConfig(Section):
     limit: Optional[PositiveInt] = None
     prompt: Literal["paper", "chat"] = "paper"
     max_tokens: dict[Benchmark, PositiveInt] = Field(
-        default_factory=lambda: {"gsm8k": 512, "math": 2048, "math500": 2048, "gsm8k_backward": 512}
+        default_factory=lambda: {"gsm8k": 512, "math": 2048, "math500": 2048, "gsm8k_backward": 512, "svamp": 512,
+                                 "asdiv": 512, "mawps": 512, "gsm_hard": 512, "tabmwp": 512, "drop": 256}
     )
     batch_size: PositiveInt = 8
     output_dir: str = "outputs/evaluate"

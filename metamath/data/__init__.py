@@ -1,4 +1,4 @@
-"""Benchmark and training datasets: GSM8K, MATH, MATH-500, GSM8K-Backward."""
+"""Benchmark and training datasets: GSM8K, MATH, MATH-500, GSM8K-Backward and the OOD sets."""
 
 from metamath.data.benchmarks import BENCHMARKS, LoadResult, Problem, load_benchmark
 from metamath.data.paths import resolve_data_root, resolve_source

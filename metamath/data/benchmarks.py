@@ -1,4 +1,5 @@
-"""Benchmark loaders: one `Problem` schema out of GSM8K, MATH, MATH-500 and GSM8K-Backward."""
+"""Benchmark loaders: one `Problem` schema out of GSM8K, MATH, MATH-500, GSM8K-Backward and the
+out-of-distribution sets (metamath/data/ood.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from metamath.data.paths import resolve_source
+from metamath.data.ood import OOD_BENCHMARKS, OOD_PARSERS, OODRowError
 from metamath.data.sources import MalformedRows, iter_rows
 from metamath.latex import last_boxed
 
-BENCHMARKS = ("gsm8k", "math", "math500", "gsm8k_backward")
+BENCHMARKS = ("gsm8k", "math", "math500", "gsm8k_backward", *OOD_BENCHMARKS)
 
 
 @dataclass(frozen=True)
@@ -99,11 +101,29 @@ def parse_backward(row: dict[str, Any], split: str, line: int) -> Problem:
     return Problem(stable_id(f"gsm8k_backward/{split}", question), "gsm8k_backward", question, gold.strip(), line=line)
 
 
+def ood_parser(benchmark: str) -> Callable[[dict[str, Any], str, int], Problem]:
+    """A loader for one out-of-distribution set: its fields -> Problem, the id from question and
+    gold (MAWPS and DROP repeat some rows exactly: those share an id, a prompt and a verdict)."""
+    parse = OOD_PARSERS[benchmark]
+
+    def parse_row(row: dict[str, Any], split: str, line: int) -> Problem:
+        try:
+            fields = parse(row)
+        except OODRowError as exc:
+            raise RowError(str(exc)) from None
+        level = fields.pop("level", None)
+        return Problem(stable_id(f"{benchmark}/{split}", f"{fields['question']}\n{fields['gold']}"), benchmark,
+                       level=_level(level) if level is not None else None, line=line, **fields)
+
+    return parse_row
+
+
 PARSERS: dict[str, Callable[[dict[str, Any], str, int], Problem]] = {
     "gsm8k": parse_gsm8k,
     "math": parse_math,
     "math500": lambda row, split, line: parse_math(row, split, line, "math500"),
     "gsm8k_backward": parse_backward,
+    **{name: ood_parser(name) for name in OOD_BENCHMARKS},
 }
 
 

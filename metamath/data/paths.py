@@ -15,6 +15,12 @@ LOCAL_FILES = {
     ("math", "train"): "math/train.jsonl",
     ("math", "test"): "math/test.jsonl",
     ("math500", "test"): "math/math500.jsonl",
+    ("svamp", "test"): "svamp/test.jsonl",
+    ("asdiv", "test"): "asdiv/test.jsonl",
+    ("mawps", "test"): "mawps/test.jsonl",
+    ("gsm_hard", "test"): "gsm_hard/test.jsonl",
+    ("tabmwp", "test"): "tabmwp/test.jsonl",
+    ("drop", "test"): "drop/dev_simple_evals.jsonl",
 }
 
 # Used only when no local root exists (online users).
@@ -25,6 +31,11 @@ HUB_SOURCES = {
     ("math", "train"): "hf://DigitalLearningGmbH/MATH-lighteval?split=train",
     ("math", "test"): "hf://DigitalLearningGmbH/MATH-lighteval?split=test",
     ("math500", "test"): "hf://HuggingFaceH4/MATH-500?split=test",
+    # Hub copies whose fields the loaders read (the local files' sources are in shared/data's README).
+    ("svamp", "test"): "hf://ChilleD/SVAMP?split=test",
+    ("asdiv", "test"): "hf://EleutherAI/asdiv?split=validation",
+    ("gsm_hard", "test"): "hf://reasoning-machines/gsm-hard?split=train",
+    ("drop", "test"): "hf://ucinlp/drop?split=validation",
 }
 
 _REPO_SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -50,8 +61,12 @@ def resolve_source(benchmark: str, split: str, path: str | None = None, root: st
         raise DataError(f"no {split} split for benchmark {benchmark!r}")
     data_root = resolve_data_root(root)
     if data_root is None:
+        if key not in HUB_SOURCES:
+            raise DataError(f"{benchmark}: no local data (looked in METAMATH_DATA_DIR: unset, and {_REPO_SHARED}: "
+                            f"absent) and no Hub copy with its fields; set data.root or METAMATH_DATA_DIR to a folder "
+                            f"holding {LOCAL_FILES[key]}")
         return HUB_SOURCES[key]
     local = data_root / LOCAL_FILES[key]
     if not local.is_file():
-        raise DataError(f"{local}: missing (data root {data_root})")
+        raise DataError(f"{local}: missing (data root {data_root}; {benchmark} is read from {LOCAL_FILES[key]} there)")
     return str(local)

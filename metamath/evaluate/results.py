@@ -11,7 +11,7 @@ import pyarrow as pa
 import ray
 
 from metamath.evaluate import plots
-from metamath.scoring.report import ReportBuilder, percent_with_interval
+from metamath.scoring.report import ReportBuilder, percent_with_interval, score_cell
 from metamath.scoring.verdicts import Verdict
 
 PREDICTION_FIELDS = ("id", "question", "gold", "prompt", "completion", "status", "reason", "finish_reason",
@@ -23,6 +23,7 @@ PREDICTION_SCHEMA = pa.schema([
     ("finish_reason", pa.string()), ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()),
     ("paper_answer", pa.string()), ("paper_correct", pa.bool_()), ("strict_answer", pa.string()),
     ("strict_correct", pa.bool_()), ("scoring_error", pa.string()), ("subject", pa.string()), ("level", pa.int64()),
+    ("paper_f1", pa.float64()), ("strict_f1", pa.float64()),
 ])
 HISTOGRAM_BINS = 30
 
@@ -60,7 +61,9 @@ def prediction_batch(batch: pa.Table, benchmark: str, prompt: str) -> pa.Table:
 
 
 def prediction_line(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: json.loads(row["prompt_json"]) if name == "prompt" else row[name] for name in PREDICTION_FIELDS}
+    line = {name: json.loads(row["prompt_json"]) if name == "prompt" else row[name] for name in PREDICTION_FIELDS}
+    line.update({name: row[name] for name in ("paper_f1", "strict_f1") if row.get(name) is not None})  # DROP
+    return line
 
 
 @ray.remote(num_cpus=0.25)
@@ -77,7 +80,7 @@ def report_from_predictions(scored: str, jsonl_path: str, max_tokens: int) -> tu
         for row in rows:
             handle.write(json.dumps(prediction_line(row), ensure_ascii=False) + "\n")
             builder.add(Verdict(row["paper_answer"], row["paper_correct"], row["strict_answer"], row["strict_correct"],
-                                row.get("scoring_error")),
+                                row.get("scoring_error"), row.get("paper_f1"), row.get("strict_f1")),
                         row["subject"], row["level"])
             counts[min(HISTOGRAM_BINS, row["completion_tokens"] // width)] += 1
             errors += row["scoring_error"] is not None
@@ -105,8 +108,8 @@ def markdown_tables(reports: dict[str, Any]) -> list[str]:
              "|---|---:|---:|---:|---:|---:|"]
     for name, rep in reports.items():
         failed = rep.get("decode", {}).get("failed", 0)
-        lines.append(f"| {name} | {rep['n']} | {percent_with_interval(rep['paper'], rep['n'])} "
-                     f"| {percent_with_interval(rep['strict'], rep['n'])} | {rep['missing_answer']['paper']} | {failed} |")
+        lines.append(f"| {name} | {rep['n']} | {score_cell(rep['paper'], rep['n'])} "
+                     f"| {score_cell(rep['strict'], rep['n'])} | {rep['missing_answer']['paper']} | {failed} |")
     for name, rep in reports.items():
         for key in ("by_level", "by_subject"):
             if rep.get(key):

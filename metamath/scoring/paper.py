@@ -35,18 +35,18 @@ def is_number(text: str) -> bool:
     return True
 
 
-def _fraction_value(token: str) -> int | None:
+def _fraction_value(token: str) -> float | None:
     numerator, denominator = token.split("/", 1)
     if not (is_number(numerator) and is_number(denominator)):
         return None
     if denominator == "0":
-        return round(float(numerator.replace(",", "")))
+        return float(numerator.replace(",", ""))
     frac = Fraction(token.replace(",", ""))
-    return round(float(frac.numerator / frac.denominator))
+    return float(frac.numerator / frac.denominator)
 
 
-def paper_number(completion: str) -> int | None:
-    """The integer the reference GSM8K scorer reads from `completion`, or None."""
+def paper_value(completion: str) -> float | None:
+    """The number the reference GSM8K scorer reads from `completion`, before its rounding."""
     tail = after_last_paper_marker(completion)
     if tail is None:
         return None
@@ -54,12 +54,14 @@ def paper_number(completion: str) -> int | None:
     if not match:
         return None
     token = match.group(0)
-    if "/" in token:
-        return _fraction_value(token)
-    value = float(token.replace(",", ""))
-    if math.isinf(value):
-        return None
-    return round(value)
+    value = _fraction_value(token) if "/" in token else float(token.replace(",", ""))
+    return None if value is None or math.isinf(value) or math.isnan(value) else value
+
+
+def paper_number(completion: str) -> int | None:
+    """The integer the reference GSM8K scorer reads from `completion`, or None."""
+    value = paper_value(completion)
+    return None if value is None else round(value)
 
 
 def paper_math_answer(completion: str) -> str | None:

@@ -36,21 +36,31 @@ class ReportBuilder:
         report = {**self.total.to_dict(), "missing_answer": dict(self.missing), "scoring_errors": self.scoring_errors}
         if self.grouped:
             for name, groups in self.groups.items():
-                report[name] = {key: groups[key].to_dict() for key in sorted(groups)}
+                if set(groups) != {"unknown"}:  # SVAMP has types but no levels: no empty table
+                    report[name] = {key: groups[key].to_dict() for key in sorted(groups)}
         return report
 
 
 class _Counts:
     def __init__(self) -> None:
         self.n = self.paper = self.strict = 0
+        self.f1: dict[str, float] | None = None  # DROP: F1 sums next to the exact-match counts
 
     def add(self, verdict: Verdict) -> None:
         self.n += 1
         self.paper += bool(verdict.paper_correct)
         self.strict += bool(verdict.strict_correct)
+        if verdict.paper_f1 is not None or verdict.strict_f1 is not None:
+            self.f1 = self.f1 or {"paper": 0.0, "strict": 0.0}
+            self.f1["paper"] += verdict.paper_f1 or 0.0
+            self.f1["strict"] += verdict.strict_f1 or 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "paper": scorer_entry(self.paper, self.n), "strict": scorer_entry(self.strict, self.n)}
+        entries = {"paper": scorer_entry(self.paper, self.n), "strict": scorer_entry(self.strict, self.n)}
+        if self.f1 is not None:  # accuracy is the exact match; F1 is its mean over items
+            for scorer, entry in entries.items():
+                entry["f1"] = round(self.f1[scorer] / self.n, 4) if self.n else 0.0
+        return {"n": self.n, **entries}
 
 
 def scorer_entry(correct: int, n: int) -> dict[str, Any]:
@@ -70,6 +80,12 @@ def percent_with_interval(entry: dict[str, Any], n: int) -> str:
     """"45.0 [38.1, 52.0]": accuracy and its 95% interval, in percent."""
     low, high = interval(entry, n)
     return f"{100 * entry['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
+
+
+def score_cell(entry: dict[str, Any], n: int) -> str:
+    """A table cell: accuracy with its interval, and DROP's F1 when the entry has one."""
+    cell = percent_with_interval(entry, n)
+    return cell + (f"; F1 {100 * entry['f1']:.1f}" if entry.get("f1") is not None else "")
 
 
 def benchmark_report(problems: Sequence[Problem], verdicts: Sequence[Verdict]) -> dict[str, Any]:
@@ -92,12 +108,12 @@ def report_table(reports: dict[str, Any], title: str = "Accuracy"):
     """A rich Table: one row per benchmark (and MATH level), both scorers."""
     from rich.table import Table
 
-    table = Table(title=title, caption="accuracy % [95% Wilson interval]")
+    table = Table(title=title, caption="accuracy % [95% Wilson interval]; DROP: exact match, and F1")
     for column in ("benchmark", "n", "paper", "strict", "no answer (paper)"):
         table.add_column(column, justify="left" if column == "benchmark" else "right")
     for name, rep in reports.items():
-        table.add_row(name, str(rep["n"]), percent_with_interval(rep["paper"], rep["n"]),
-                      percent_with_interval(rep["strict"], rep["n"]), str(rep.get("missing_answer", {}).get("paper", "")))
+        table.add_row(name, str(rep["n"]), score_cell(rep["paper"], rep["n"]),
+                      score_cell(rep["strict"], rep["n"]), str(rep.get("missing_answer", {}).get("paper", "")))
         for level, sub in rep.get("by_level", {}).items():
             table.add_row(f"  level {level}", str(sub["n"]), percent_with_interval(sub["paper"], sub["n"]),
                           percent_with_interval(sub["strict"], sub["n"]), "")

@@ -8,6 +8,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence
 
+from metamath.data.ood import WORD_PROBLEMS
+from metamath.scoring.ood import drop_answers, drop_verdict, paper_word_problem
 from metamath.scoring.paper import paper_verdict
 from metamath.scoring.strict import strict_verdict
 
@@ -21,6 +23,8 @@ class Verdict:
     strict_answer: str | None
     strict_correct: bool
     scoring_error: str | None = None  # a scorer raised on this completion: it counts as no answer
+    paper_f1: float | None = None  # DROP's F1 (the verdicts above are its exact match); None elsewhere
+    strict_f1: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -38,9 +42,27 @@ def score_one(benchmark: str, completion: str, gold: str) -> Verdict:
     """Both scorers, each isolated: whatever a completion holds ('5/00', a LaTeX bomb), a scorer
     that raises gives "no answer" for it, the error is kept, and the other scorer still judges."""
     errors: list[str] = []
-    paper_answer, paper_ok = _isolated(paper_verdict, "paper", errors, benchmark, completion, gold)
+    if benchmark == "drop":
+        return _drop_verdict(completion, gold, errors)
+    if benchmark in WORD_PROBLEMS:
+        paper_answer, paper_ok = _isolated(_paper_word_problem, "paper", errors, benchmark, completion, gold)
+    else:
+        paper_answer, paper_ok = _isolated(paper_verdict, "paper", errors, benchmark, completion, gold)
     strict_answer, strict_ok = _isolated(strict_verdict, "strict", errors, benchmark, completion, gold)
     return Verdict(paper_answer, paper_ok, strict_answer, strict_ok, "; ".join(errors) or None)
+
+
+def _paper_word_problem(benchmark: str, completion: str, gold: str) -> tuple[str | None, bool]:
+    return paper_word_problem(completion, gold)
+
+
+def _drop_verdict(completion: str, gold: str, errors: list[str]) -> Verdict:
+    """Each scorer's extracted answer, judged by DROP's exact match (the verdict) and F1."""
+    paper_answer, strict_answer = drop_answers(completion)
+    paper_ok, paper_f1 = _isolated(drop_verdict, "paper", errors, paper_answer, gold)
+    strict_ok, strict_f1 = _isolated(drop_verdict, "strict", errors, strict_answer, gold)
+    return Verdict(paper_answer, bool(paper_ok), strict_answer, bool(strict_ok), "; ".join(errors) or None,
+                   float(paper_f1 or 0.0), float(strict_f1 or 0.0))
 
 
 def _score_chunk(args: tuple[str, list[tuple[str, str]]]) -> list[Verdict]:
