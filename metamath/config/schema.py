@@ -165,6 +165,12 @@ class EvaluateConfig(Section):
         default_factory=lambda: {"gsm8k": 512, "math": 2048, "math500": 2048, "gsm8k_backward": 512, "svamp": 512,
                                  "asdiv": 512, "mawps": 512, "gsm_hard": 512, "tabmwp": 512, "drop": 256}
     )
+    # Sampling metrics: with samples k > 1, each item also gets k completions at `temperature` /
+    # `top_p` (the greedy decode still gives the headline accuracy), and the report adds maj@k,
+    # pass@1 and pass@k under both scorers.
+    samples: PositiveInt = 1
+    temperature: float = Field(0.7, gt=0.0, le=2.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
     batch_size: PositiveInt = 8
     output_dir: str = "outputs/evaluate"
     data_dir: Optional[str] = None

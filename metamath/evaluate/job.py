@@ -21,19 +21,10 @@ from metamath.config import MetaMathConfig
 from metamath.config.schema import EvaluateConfig
 from metamath.data.benchmarks import load_benchmark
 from metamath.evaluate.requests import decoder_config, problem_group
-from metamath.evaluate.results import prediction_batch, report_from_predictions, write_markdown
+from metamath.evaluate.results import decode_stats, prediction_batch, report_from_predictions, write_markdown
 from metamath.ray_utils import small_dataset
 from metamath.scoring.report import report_table, write_report
-from metamath.teacher.runner import LIGHT_CPUS, TeacherRun, clear_folder, read_shards, run_round
-
-
-def _decode_stats(run: TeacherRun) -> dict[str, Any]:
-    """`window_s`: first request out to last reply in, so `tokens_per_s` leaves out start-up."""
-    window = round(run.window_s, 3)
-    return {"sent": run.sent, "succeeded": run.succeeded, "from_cache": run.from_cache, "failed": run.samples_failed,
-            "failed_by_reason": dict(run.failed), "lost_with_worker": run.lost, "worker_restarts": run.worker_restarts,
-            "prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens, "window_s": window,
-            "tokens_per_s": round(run.completion_tokens / window, 2) if window else None}
+from metamath.teacher.runner import LIGHT_CPUS, clear_folder, read_shards, run_round
 
 
 def evaluate_benchmark(cfg: EvaluateConfig, benchmark: str, data_root: str | None, on_malformed: str,
@@ -56,7 +47,11 @@ def evaluate_benchmark(cfg: EvaluateConfig, benchmark: str, data_root: str | Non
                          batch_format="pyarrow", batch_size=64).sort("index").write_parquet(scored)
     report, lengths = ray.get(report_from_predictions.remote(scored, f"{out}/{benchmark}/predictions.jsonl",
                                                             decoder.max_tokens))
-    report["decode"] = _decode_stats(decoded.run)
+    report["decode"] = decode_stats(decoded.run)
+    if cfg.samples > 1:
+        from metamath.evaluate.sampling import sampling_round
+
+        report["sampling"] = sampling_round(cfg, benchmark, items, out, run_id)
     return report, lengths
 
 
@@ -78,6 +73,7 @@ def run_evaluate(cfg: MetaMathConfig, label: str | None = None) -> dict[str, Any
     stop = decoder_config(ecfg, ecfg.benchmarks[0]).stop
     run = {"label": label or out.name, "model": ecfg.model, "backend": ecfg.backend, "prompt": ecfg.prompt,
            "stop": stop, "benchmarks": ecfg.benchmarks, "limit": ecfg.limit,
+           **({"samples": ecfg.samples, "temperature": ecfg.temperature, "top_p": ecfg.top_p} if ecfg.samples > 1 else {}),
            "elapsed_s": round(time.time() - started, 1)}
     write_report(out, reports)
     (out / "run.json").write_text(json.dumps(run, indent=2) + "\n")

@@ -18,12 +18,13 @@ def render(problem: Problem, prompt: str) -> str | list[dict[str, str]]:
     return inference_prompt(problem.question) if prompt == "paper" else chat_messages(problem.question)
 
 
-def decoder_config(cfg: EvaluateConfig, benchmark: str) -> TeacherConfig:
-    """The evaluate section as the shared client's config, for one benchmark's max tokens."""
+def decoder_config(cfg: EvaluateConfig, benchmark: str, sampled: bool = False) -> TeacherConfig:
+    """The evaluate section as the shared client's config, for one benchmark's max tokens:
+    greedy, or (`sampled`, for maj@k / pass@k) at the section's temperature and top_p."""
     stop = cfg.stop if cfg.stop is not None else (PAPER_STOP if cfg.prompt == "paper" else None)
     return TeacherConfig(
         backend=cfg.backend, model=cfg.model, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
-        temperature=0.0, top_p=1.0, max_tokens=cfg.max_tokens.get(benchmark, 512), stop=stop or None,
+        temperature=cfg.temperature if sampled else 0.0, top_p=cfg.top_p if sampled else 1.0, max_tokens=cfg.max_tokens.get(benchmark, 512), stop=stop or None,
         max_concurrency=cfg.max_concurrency, requests_per_minute=cfg.requests_per_minute,
         tokens_per_minute=cfg.tokens_per_minute, max_retries=cfg.max_retries, timeout_s=cfg.timeout_s,
         shutdown_grace_s=cfg.shutdown_grace_s, batch_size=cfg.batch_size, replicas=cfg.replicas, tensor_parallel_size=cfg.tensor_parallel_size,
@@ -36,10 +37,10 @@ def problem_groups(problems: list[Problem], cfg: EvaluateConfig, decoder: Teache
     return [make_group(decoder, render(p, cfg.prompt), 1, {"id": p.id}) for p in problems]
 
 
-def problem_group(row: dict, cfg: EvaluateConfig, decoder: TeacherConfig) -> dict:
+def problem_group(row: dict, cfg: EvaluateConfig, decoder: TeacherConfig, samples: int = 1) -> dict:
     """Ray Data `map` body: a benchmark item (with its position) -> one request group. The meta
     carries what scoring needs; it is not part of the request, so it never changes a key."""
     problem = Problem(**{name: row.get(name) for name in Problem.__dataclass_fields__})
     meta = {"id": problem.id, "index": int(row["index"]), "question": problem.question, "gold": problem.gold,
             "subject": problem.subject, "level": problem.level}
-    return make_group(decoder, render(problem, cfg.prompt), 1, meta).to_row()
+    return make_group(decoder, render(problem, cfg.prompt), samples, meta).to_row()

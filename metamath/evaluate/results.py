@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import ray
@@ -23,9 +23,21 @@ PREDICTION_SCHEMA = pa.schema([
     ("finish_reason", pa.string()), ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()),
     ("paper_answer", pa.string()), ("paper_correct", pa.bool_()), ("strict_answer", pa.string()),
     ("strict_correct", pa.bool_()), ("scoring_error", pa.string()), ("subject", pa.string()), ("level", pa.int64()),
-    ("paper_f1", pa.float64()), ("strict_f1", pa.float64()),
+    ("paper_f1", pa.float64()), ("strict_f1", pa.float64()), ("sample_index", pa.int64()),
 ])
 HISTOGRAM_BINS = 30
+
+if TYPE_CHECKING:
+    from metamath.teacher.runner import TeacherRun
+
+
+def decode_stats(run: "TeacherRun") -> dict[str, Any]:
+    """`window_s`: first request out to last reply in, so `tokens_per_s` leaves out start-up."""
+    window = round(run.window_s, 3)
+    return {"sent": run.sent, "succeeded": run.succeeded, "from_cache": run.from_cache, "failed": run.samples_failed,
+            "failed_by_reason": dict(run.failed), "lost_with_worker": run.lost, "worker_restarts": run.worker_restarts,
+            "prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens, "window_s": window,
+            "tokens_per_s": round(run.completion_tokens / window, 2) if window else None}
 
 
 def safe_verdict(benchmark: str, completion: str, gold: str) -> tuple[Verdict, str | None]:
@@ -56,7 +68,7 @@ def prediction_batch(batch: pa.Table, benchmark: str, prompt: str) -> pa.Table:
                     "status": row["status"], "reason": row["reason"], "finish_reason": row["finish_reason"],
                     "prompt_tokens": int(row["prompt_tokens"] or 0), "completion_tokens": int(row["completion_tokens"] or 0),
                     **verdict.to_dict(), "scoring_error": error, "subject": meta.get("subject"),
-                    "level": meta.get("level")})
+                    "level": meta.get("level"), "sample_index": int(row.get("sample_index") or 0)})
     return pa.Table.from_pylist(out, schema=PREDICTION_SCHEMA)
 
 
@@ -121,13 +133,15 @@ def markdown_tables(reports: dict[str, Any]) -> list[str]:
 
 
 def write_markdown(out: Path, run: dict[str, Any], reports: dict[str, Any], lengths: dict[str, dict]) -> Path:
+    from metamath.evaluate.sampling import sampling_lines
+
     images = [plots.accuracy_by(reports, "by_level", out / "accuracy_by_level.png"),
               plots.accuracy_by(reports, "by_subject", out / "accuracy_by_subject.png"),
               plots.completion_lengths(lengths, out / "completion_length.png"),
               plots.missing_answers(reports, out / "missing_answer.png")]
     lines = [f"# Evaluation: {run['model']}", "",
              f"backend `{run['backend']}`, prompt `{run['prompt']}`, greedy; stop strings: {run['stop']}; "
-             f"{run['elapsed_s']} s", "", *markdown_tables(reports), ""]
+             f"{run['elapsed_s']} s", "", *markdown_tables(reports), *sampling_lines(reports), ""]
     lines += [f"![{image.stem}]({image.name})" for image in images if image]
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")

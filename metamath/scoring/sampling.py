@@ -48,3 +48,37 @@ def sample_metrics(answers: Sequence[Optional[str]], correct: Sequence[bool], k:
     winner = majority_answer(answers[:k], same)
     return {f"maj@{k}": float(winner is not None and is_right(winner)),
             f"pass@{k}": pass_at_k(len(correct), sum(map(bool, correct)), k)}
+
+
+def answer_equality(benchmark: str, scorer: str) -> Callable[[str, str], bool]:
+    """When two extracted answers vote together, under each scorer's own notion of equality:
+    `paper` compares what its rules compare (rounded numbers, Hendrycks-normalised strings, DROP's
+    normalised spans); `strict` asks math-verify, as it does against a gold."""
+    from metamath.data.ood import WORD_PROBLEMS
+    from metamath.scoring.drop import normalise_span
+
+    if benchmark == "drop":
+        return lambda a, b: normalise_span(a) == normalise_span(b)
+    if scorer == "strict":
+        from metamath.scoring.strict import equivalent
+
+        return lambda a, b: equivalent(benchmark, a, b)
+    if benchmark in ("gsm8k", "gsm8k_backward"):
+        return lambda a, b: a == b  # the paper rule's answers are rounded integers as text
+    from metamath.scoring.hendrycks import is_equiv
+
+    if benchmark in WORD_PROBLEMS:
+        return _numbers_or_text
+    return is_equiv
+
+
+def _numbers_or_text(a: str, b: str) -> bool:
+    import math
+
+    from metamath.scoring.hendrycks import is_equiv
+    from metamath.scoring.ood import RELATIVE_TOLERANCE
+    from metamath.scoring.paper import is_number
+
+    if is_number(a) and is_number(b):
+        return math.isclose(float(a), float(b), rel_tol=RELATIVE_TOLERANCE)
+    return is_equiv(a, b)

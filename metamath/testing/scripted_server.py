@@ -85,7 +85,8 @@ class ScriptedServer:
             self.log.write(json.dumps({"t": time.time(), "arrived": arrived, "keys": request.headers.get("X-MetaMath-Keys", ""),
                                        "n": body.get("n", 1), "status": status, "choices": choices,
                                        "path": request.path, "stop": body.get("stop"),
-                                       "max_tokens": body.get("max_tokens")}) + "\n")
+                                       "max_tokens": body.get("max_tokens"),
+                                       "temperature": body.get("temperature")}) + "\n")
             self.log.flush()
 
     async def chat(self, request: web.Request) -> web.StreamResponse:

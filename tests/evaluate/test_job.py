@@ -37,19 +37,31 @@ def test_hf_backend_end_to_end_and_resume(ray_local, data_root, tmp_path):
 
 
 def test_openai_backend_uses_the_completions_api_with_the_papers_stops(ray_local, scripted, data_root, tmp_path):
+    """Greedy decoding with the paper's stops, and (evaluate.samples) k sampled completions per
+    item through the same store, summarised as maj@k / pass@k next to the greedy accuracy."""
     problems = load_benchmark("gsm8k", "test", limit=6).problems
     log = tmp_path / "server.jsonl"
-    server = scripted(answers={p.question: p.gold for p in problems}, log_path=str(log),
+    server = scripted(answers={p.question: p.gold if i else "-1" for i, p in enumerate(problems)}, log_path=str(log),
                       faults=[{"every": 3, "fault": "500"}])
     cfg = EvaluateConfig(backend="openai", model="scripted", base_url=server.base_url, api_key_env=None,
-                         benchmarks=["gsm8k"], limit=6, output_dir=str(tmp_path / "eval"), max_tokens={"gsm8k": 512})
+                         benchmarks=["gsm8k"], limit=6, output_dir=str(tmp_path / "eval"), max_tokens={"gsm8k": 512},
+                         samples=3, temperature=0.9)
     result = run_evaluate(MetaMathConfig(evaluate=cfg))["reports"]["gsm8k"]
-    assert result["n"] == 6 and result["paper"]["accuracy"] == 1.0 and result["strict"]["accuracy"] == 1.0
+    assert result["n"] == 6 and result["paper"]["correct"] == 5 and result["strict"]["correct"] == 5
     requests = [json.loads(line) for line in log.read_text().splitlines()]
     assert {r["path"] for r in requests} == {"/v1/completions"}
     assert all(r["stop"] == PAPER_STOP and r["max_tokens"] == 512 for r in requests)
-    failed_first = sum(r["status"] == "500" for r in requests)
+    greedy = [r for r in requests if r["temperature"] == 0.0]
+    failed_first = sum(r["status"] == "500" for r in greedy)
     assert result["decode"]["sent"] == 6 + failed_first and result["decode"]["failed"] == 0
+    sampling = result["sampling"]
+    assert sampling["n"] == 6 and sampling["decode"]["failed"] == 0
+    assert sum(r["choices"] for r in requests if r["temperature"] == 0.9) == 18
+    for scorer in ("paper", "strict"):
+        assert sampling[scorer]["maj@3"]["correct"] == 5 and sampling[scorer]["pass@3"] == pytest.approx(5 / 6, abs=1e-4)
+    lines = [json.loads(line) for line in (tmp_path / "eval" / "gsm8k" / "samples.jsonl").read_text().splitlines()]
+    assert sorted((r["id"], r["sample_index"]) for r in lines) == sorted((p.id, i) for p in problems for i in range(3))
+    assert "| gsm8k | paper | 3 | 0.9 | 83.3 | 83.3 [" in (tmp_path / "eval" / "report.md").read_text()
 
 
 def test_vllm_processor_for_raw_prompts_is_built_without_a_gpu(ray_local, tmp_path):

@@ -1,0 +1,104 @@
+"""`evaluate.samples: k` > 1: k sampled completions per item next to the greedy one, scored
+under both scorers, and per scorer maj@k (majority vote over extracted answers), pass@1 and
+pass@k (the unbiased estimator) in `report.json` as `<benchmark>.sampling`.
+
+The sampled completions go through the same store as the greedy ones (their keys carry the
+temperature and the sample index), so a re-run or a larger k decodes only what is missing;
+every sample is written to `<benchmark>/samples.jsonl` with its verdicts.
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from metamath.config.schema import EvaluateConfig
+from metamath.evaluate.paired import SCORERS
+from metamath.evaluate.requests import decoder_config, problem_group
+from metamath.evaluate.results import decode_stats, prediction_batch, prediction_line, sorted_rows
+from metamath.scoring.report import scorer_entry
+from metamath.scoring.sampling import answer_equality, pass_at_k, sample_metrics
+from metamath.teacher.runner import LIGHT_CPUS, clear_folder, read_shards, run_round
+
+
+def sampling_round(cfg: EvaluateConfig, benchmark: str, items, out: str, run_id: str) -> dict[str, Any]:
+    """Decode k samples of every item, score them, and summarise them (the report's `sampling`)."""
+    sampler = decoder_config(cfg, benchmark, sampled=True)
+    groups = items.map(problem_group, fn_kwargs={"cfg": cfg, "decoder": sampler, "samples": cfg.samples},
+                       num_cpus=LIGHT_CPUS)
+    work = f"{out}/work/{benchmark}"
+    decoded = run_round(groups, sampler, f"{out}/responses", f"{work}/sample", f"{benchmark}: {cfg.samples} samples each",
+                        f"{run_id}:{benchmark}:samples", chat=cfg.prompt == "chat")
+    scored = f"{work}/sample_predictions"
+    clear_folder(scored)
+    rows = read_shards(decoded.path)
+    summary: dict[str, Any] = {"n": 0}
+    if rows is not None:
+        rows.map_batches(prediction_batch, fn_kwargs={"benchmark": benchmark, "prompt": cfg.prompt},
+                         batch_format="pyarrow", batch_size=64).sort(["index", "sample_index"]).write_parquet(scored)
+        summary = ray.get(summarise_samples.remote(scored, benchmark, cfg.samples, f"{out}/{benchmark}/samples.jsonl"))
+    return {"k": cfg.samples, "temperature": cfg.temperature, "top_p": cfg.top_p, **summary,
+            "decode": decode_stats(decoded.run)}
+
+
+def item_metrics(benchmark: str, rows: list[dict[str, Any]], k: int) -> dict[str, dict[str, float]]:
+    """{scorer: {maj@k, pass@1, pass@k}} of one item's samples; a sample that never came back
+    counts as a wrong one with no vote."""
+    rows = rows + [{}] * (k - len(rows))
+    metrics = {}
+    for scorer in SCORERS:
+        answers = [row.get(f"{scorer}_answer") for row in rows]
+        correct = [bool(row.get(f"{scorer}_correct")) for row in rows]
+        verdict_of = {}
+        for answer, right in zip(answers, correct):
+            verdict_of.setdefault(answer, right)  # the vote's winner is its first sample's answer
+        found = sample_metrics(answers, correct, k, answer_equality(benchmark, scorer), verdict_of.__getitem__)
+        metrics[scorer] = {**found, "pass@1": pass_at_k(len(correct), sum(correct), 1)}
+    return metrics
+
+
+@ray.remote(num_cpus=0.25)
+def summarise_samples(scored: str, benchmark: str, k: int, jsonl_path: str) -> dict[str, Any]:
+    """One pass over the samples sorted by item: samples.jsonl and the sums behind the metrics."""
+    sums = {scorer: {f"maj@{k}": 0.0, "pass@1": 0.0, f"pass@{k}": 0.0} for scorer in SCORERS}
+    n = 0
+    Path(jsonl_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(jsonl_path, "w", encoding="utf-8") as handle:
+        for _, group in groupby(sorted_rows(scored), key=lambda row: row["index"]):
+            rows = list(group)
+            for row in rows:
+                handle.write(json.dumps({**prediction_line(row), "sample_index": row["sample_index"]},
+                                        ensure_ascii=False) + "\n")
+            n += 1
+            for scorer, found in item_metrics(benchmark, rows, k).items():
+                for name, value in found.items():
+                    sums[scorer][name] += value
+    summary: dict[str, Any] = {"n": n}
+    for scorer, totals in sums.items():
+        majority = round(totals[f"maj@{k}"])
+        summary[scorer] = {f"maj@{k}": scorer_entry(majority, n),
+                           **{name: round(totals[name] / n, 4) if n else 0.0 for name in ("pass@1", f"pass@{k}")}}
+    return summary
+
+
+def sampling_lines(reports: dict[str, Any]) -> list[str]:
+    """report.md's table: greedy accuracy next to maj@k, pass@1 and pass@k, per scorer."""
+    from metamath.scoring.report import percent_with_interval
+
+    sampled = {name: rep for name, rep in reports.items() if rep.get("sampling", {}).get("n")}
+    if not sampled:
+        return []
+    lines = ["", "**Sampling** (k completions per item at the given temperature; greedy is the headline decode)", "",
+             "| benchmark | scorer | k | temperature | greedy % | maj@k % [95% CI] | pass@1 % | pass@k % |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for name, rep in sampled.items():
+        s, k = rep["sampling"], rep["sampling"]["k"]
+        for scorer in SCORERS:
+            lines.append(f"| {name} | {scorer} | {k} | {s['temperature']} | {100 * rep[scorer]['accuracy']:.1f} "
+                         f"| {percent_with_interval(s[scorer][f'maj@{k}'], s['n'])} | {100 * s[scorer]['pass@1']:.1f} "
+                         f"| {100 * s[scorer][f'pass@{k}']:.1f} |")
+    return lines
