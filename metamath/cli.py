@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import List, Optional
 
@@ -105,6 +106,18 @@ def evaluate(config: str = ConfigOpt, overrides: Optional[List[str]] = Overrides
 def pipeline(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg) -> None:
     """augment -> train -> evaluate (base and fine-tuned)."""
     _stage("pipeline", config, overrides)
+
+
+@app.command()
+def ablate(
+    config: str = ConfigOpt,
+    overrides: Optional[List[str]] = OverridesArg,
+    cell: Optional[List[str]] = typer.Option(None, help="run only this cell (repeatable), e.g. 'AnsAug@all'"),
+) -> None:
+    """Method ablation and data-size grid: train and evaluate every cell, then one table and plots."""
+    if cell:
+        overrides = [*(overrides or []), "ablate.cells=[" + ",".join(json.dumps(c) for c in cell) + "]"]
+    _stage("ablate", config, overrides)
 
 
 @app.command()

@@ -14,9 +14,12 @@ _BACKENDS = {
     "evaluate": [("evaluate.backend", lambda cfg: cfg.evaluate.backend)],
 }
 _BACKENDS["pipeline"] = _BACKENDS["augment"] + _BACKENDS["evaluate"]
+_BACKENDS["ablate"] = _BACKENDS["evaluate"]
 
 
 def _stages(command: str, cfg: MetaMathConfig) -> list[str]:
+    if command == "ablate":
+        return ["train", "evaluate"]
     if command != "pipeline":
         return [command]
     return list(cfg.pipeline.stages) if cfg.pipeline else []

@@ -12,6 +12,7 @@ STAGES = {
     "train": ("train", "metamath.train.job", "run_train"),
     "evaluate": ("evaluate", "metamath.evaluate.job", "run_evaluate"),
     "pipeline": ("pipeline", "metamath.pipeline.job", "run_pipeline"),
+    "ablate": ("ablate", "metamath.ablate.job", "run_ablate"),
 }
 
 
@@ -20,5 +21,7 @@ def run_stage(name: str, cfg: MetaMathConfig) -> None:
 
     section, module, function = STAGES[name]
     cfg.require(section)
+    if name == "ablate":  # every cell trains and evaluates
+        cfg.require("train"), cfg.require("evaluate")
     preflight(name, cfg)
     getattr(import_module(module), function)(cfg)

@@ -2,6 +2,7 @@
 
 from metamath.config.loader import ConfigError, load_config, parse_overrides
 from metamath.config.schema import (
+    AblateConfig,
     AugmentConfig,
     DataConfig,
     EvaluateConfig,
@@ -13,6 +14,7 @@ from metamath.config.schema import (
 )
 
 __all__ = [
+    "AblateConfig",
     "AugmentConfig",
     "ConfigError",
     "DataConfig",

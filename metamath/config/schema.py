@@ -200,6 +200,37 @@ class PipelineConfig(Section):
     output_dir: str = "outputs/pipeline"
 
 
+def _table3_method_sets() -> dict[str, list[str]]:
+    """The paper's Table 3 rows: SFT on the originals, then each augmentation added."""
+    return {"SFT": [], "AnsAug": ["ansaug"], "Rephrasing": ["rephrase"], "AnsAug+Rephrasing": ["ansaug", "rephrase"],
+            "MetaMath": ["ansaug", "rephrase", "sv", "fobar"]}
+
+
+class AblateConfig(Section):
+    """`metamath ablate`: a grid of cells (method set x data size), each trained with the `train`
+    section and evaluated with the `evaluate` section, all reading one augment output."""
+
+    data_path: Optional[str] = None  # default: augment.output_dir/metamathqa.jsonl
+    output_dir: str = "outputs/ablate"
+    # name -> augmentation methods (GSM8K and MATH rows alike); [] = the original solutions alone
+    method_sets: dict[str, list[AugmentMethod]] = Field(default_factory=_table3_method_sets)
+    # rows of augmented data per cell (a seeded, nested subset: a larger size keeps the smaller's
+    # rows); null = every row of the set. The originals ride along per train.include_original.
+    sizes: list[Optional[PositiveInt]] = Field(default_factory=lambda: [None])
+    baseline: Optional[str] = None  # the method set the paired tests compare against (default: the first)
+    cells: Optional[list[str]] = None  # run only these cells ("AnsAug@all"), e.g. one Ray job each; default all
+
+    @model_validator(mode="after")
+    def _grid_is_sound(self) -> "AblateConfig":
+        if not self.method_sets:
+            raise ValueError("method_sets is empty: name at least one set of methods")
+        if self.baseline is not None and self.baseline not in self.method_sets:
+            raise ValueError(f"baseline {self.baseline!r} is not one of method_sets ({', '.join(self.method_sets)})")
+        if len(set(self.sizes)) != len(self.sizes):
+            raise ValueError(f"sizes repeat a value: {self.sizes}")
+        return self
+
+
 class MetaMathConfig(Section):
     """One YAML may hold every stage's section; each command reads its own."""
 
@@ -209,6 +240,7 @@ class MetaMathConfig(Section):
     train: Optional[TrainConfig] = None
     evaluate: Optional[EvaluateConfig] = None
     pipeline: Optional[PipelineConfig] = None
+    ablate: Optional[AblateConfig] = None
     source: Optional[str] = Field(None, exclude=True)  # the file it came from, for messages
 
     def require(self, section: str) -> Section:

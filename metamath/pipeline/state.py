@@ -10,14 +10,24 @@ from pathlib import Path
 from typing import Any
 
 
+def artifact_exists(path: str) -> bool:
+    """A local path, or a pyarrow filesystem URI (s3://, gs://: a cluster's train output)."""
+    if "://" not in path:
+        return Path(path).exists()
+    import pyarrow.fs as pafs
+
+    fs, inner = pafs.FileSystem.from_uri(path)
+    return fs.get_file_info(inner).type != pafs.FileType.NotFound
+
+
 class PipelineState:
-    def __init__(self, output_dir: str) -> None:
-        self.path = Path(output_dir) / "pipeline_state.json"
+    def __init__(self, output_dir: str, filename: str = "pipeline_state.json") -> None:
+        self.path = Path(output_dir) / filename
         self.stages: dict[str, Any] = json.loads(self.path.read_text())["stages"] if self.path.exists() else {}
 
     def finished(self, stage: str) -> bool:
         record = self.stages.get(stage)
-        return bool(record) and all(Path(p).exists() for p in record["artifacts"].values())
+        return bool(record) and all(artifact_exists(p) for p in record["artifacts"].values())
 
     def record(self, stage: str, artifacts: dict[str, str], summary: dict[str, Any]) -> None:
         self.stages[stage] = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "artifacts": artifacts,

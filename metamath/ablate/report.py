@@ -1,0 +1,97 @@
+"""The ablation's results: `ablation.md` (a Table 3-shaped table per size, both scorers, 95%
+intervals, and the paired difference of each method set against the baseline with its McNemar
+test), `ablation.json`, and the plots `accuracy_vs_size.png` and `table3.png`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from metamath.ablate.grid import Cell, size_label
+from metamath.config import MetaMathConfig
+from metamath.evaluate.paired import SCORERS, paired_markdown, paired_rows
+from metamath.pipeline.state import PipelineState
+from metamath.scoring.report import score_cell
+
+
+def finished_cells(cells: list[Cell], state: PipelineState) -> list[tuple[Cell, dict[str, Any], dict[str, Any]]]:
+    """(cell, its train summary, its evaluation reports) for every cell whose evaluation finished."""
+    done = []
+    for cell in cells:
+        if state.finished(f"{cell.name}/evaluate"):
+            report = Path(state.stages[f"{cell.name}/evaluate"]["artifacts"]["report"])
+            train = state.stages.get(f"{cell.name}/train", {}).get("summary", {})
+            done.append((cell, train, json.loads(report.read_text())))
+    return done
+
+
+def cell_rows(done: list[tuple[Cell, dict[str, Any], dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [{"cell": cell.name, "method_set": cell.method_set, "methods": list(cell.methods), "size": cell.size,
+             "examples": train.get("examples"), "benchmark": name, "n": rep["n"],
+             **{scorer: rep[scorer] for scorer in SCORERS}}
+            for cell, train, reports in done for name, rep in reports.items()]
+
+
+def table_markdown(rows: list[dict[str, Any]], size: Any) -> list[str]:
+    """Table 3's shape for one size: a row per method set, a column per benchmark and scorer."""
+    chosen = [r for r in rows if r["size"] == size]
+    benchmarks = list(dict.fromkeys(r["benchmark"] for r in chosen))
+    sets = list(dict.fromkeys(r["method_set"] for r in chosen))
+    cell = {(r["method_set"], r["benchmark"]): r for r in chosen}
+    header = "| method set | methods | examples | " + " | ".join(f"{b} {s}" for b in benchmarks for s in SCORERS) + " |"
+    lines = [f"### size {size_label(size)}", "", header, "|---|---|---:|" + "---:|" * (len(benchmarks) * len(SCORERS))]
+    for name in sets:
+        first = next(r for r in chosen if r["method_set"] == name)
+        values = [score_cell(cell[(name, b)][s], cell[(name, b)]["n"]) if (name, b) in cell else "-"
+                  for b in benchmarks for s in SCORERS]
+        lines.append(f"| {name} | {', '.join(first['methods']) or 'originals only'} | {first['examples'] or '-'} | "
+                     + " | ".join(values) + " |")
+    return lines
+
+
+def paired_against_baseline(done, baseline: str) -> list[dict[str, Any]]:
+    """Each method set against the baseline set of the same size, on the items both scored."""
+    rows = []
+    for size in dict.fromkeys(cell.size for cell, _, _ in done):
+        group = [(c.name, Path(c.evaluate.output_dir), reports) for c, _, reports in done if c.size == size]
+        base = [g for g in group if g[0] == f"{baseline}@{size_label(size)}"]
+        if base and len(group) > 1:
+            rows += paired_rows(base + [g for g in group if g is not base[0]])
+    return rows
+
+
+def write_ablation_report(cfg: MetaMathConfig, cells: list[Cell], state: PipelineState) -> dict[str, Any]:
+    from metamath.ablate.plots import accuracy_vs_size, table3_bars
+
+    acfg = cfg.require("ablate")
+    out = Path(acfg.output_dir)
+    done = finished_cells(cells, state)
+    rows = cell_rows(done)
+    baseline = acfg.baseline or next(iter(acfg.method_sets))
+    paired = paired_against_baseline(done, baseline)
+    lines = [f"# Ablation: {len(done)} of {len(cells)} cells evaluated", "",
+             "Accuracy % [95% Wilson interval] per benchmark and scorer; `examples` = training examples of the cell.", ""]
+    for size in dict.fromkeys(r["size"] for r in rows):
+        lines += [*table_markdown(rows, size), ""]
+    if paired:
+        lines += [f"## Paired differences against {baseline} (same size, same items)", "", paired_markdown(paired), ""]
+    plots = [p for p in (accuracy_vs_size(rows, out / "accuracy_vs_size.png"), table3_bars(rows, out / "table3.png")) if p]
+    lines += [f"![{p.stem}]({p.name})" for p in plots]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ablation.md").write_text("\n".join(lines) + "\n")
+    (out / "ablation.json").write_text(json.dumps({"cells": rows, "paired": paired, "baseline": baseline,
+                                                   "missing": [c.name for c in cells if c.name not in
+                                                               {d[0].name for d in done}]}, indent=2) + "\n")
+    print("\n".join(lines[: -len(plots)] if plots else lines), flush=True)
+    return {"cells": rows, "paired": paired, "paths": {"markdown": str(out / "ablation.md"), "json": str(out / "ablation.json"),
+                                                       "plots": [str(p) for p in plots]}}
+
+
+def headline(rows: list[dict[str, Any]], scorer: str = "paper") -> dict[str, float]:
+    """cell -> mean accuracy over its benchmarks (for the diversity-gain correlation)."""
+    by_cell: dict[str, list[float]] = {}
+    for r in rows:
+        by_cell.setdefault(r["cell"], []).append(r[scorer]["accuracy"])
+    return {cell: sum(values) / len(values) for cell, values in by_cell.items()}
+
