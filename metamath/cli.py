@@ -208,15 +208,21 @@ def analyze_diversity(
     base: str = typer.Option(..., help="the base set (MetaMathQA JSONL or Parquet)"),
     added: List[str] = typer.Option(..., help="an added set (repeat --added)"),
     out: str = typer.Option("outputs/analysis", help="where diversity.json and .md go"),
-    embedder: str = typer.Option("hf:smollm2-135m-instruct", help="hf:<model> (mean-pooled hidden states)"),
+    embedder: str = typer.Option("hf:smollm2-135m-instruct",
+                                 help="hf:<model> (mean-pooled hidden states) or openai:<model> (/v1/embeddings)"),
     limit: Optional[int] = typer.Option(None, help="rows per file"),
-    gains: Optional[str] = typer.Option(None, help="JSON {added set name: accuracy gain}: adds Pearson r"),
+    gains: Optional[str] = typer.Option(None, help="JSON {added set name: accuracy gain}, or an ablate "
+                                                   "ablation.json: adds Pearson r"),
+    config: Optional[str] = typer.Option(None, help="YAML whose teacher section gives an openai: embedder's "
+                                                    "base_url, api_key_env and limits"),
 ) -> None:
     """The paper's diversity gain of each added set over the base (Fig. 2 and 4)."""
     from metamath.analysis.diversity import analyze_diversity as run
+    from metamath.config import load_config
 
     try:
-        table, path = run(base, added, out, embedder, limit, gains)
+        teacher = load_config(config, []).teacher if config else None
+        table, path = run(base, added, out, embedder, limit, gains, teacher)
     except MetaMathError as exc:
         _fail(exc)
     print(table)

@@ -88,10 +88,23 @@ def write_ablation_report(cfg: MetaMathConfig, cells: list[Cell], state: Pipelin
                                                        "plots": [str(p) for p in plots]}}
 
 
-def headline(rows: list[dict[str, Any]], scorer: str = "paper") -> dict[str, float]:
-    """cell -> mean accuracy over its benchmarks (for the diversity-gain correlation)."""
-    by_cell: dict[str, list[float]] = {}
+def accuracy_gains(ablation: dict[str, Any], scorer: str = "paper") -> dict[str, float]:
+    """From an ablation.json: each cell's accuracy (mean over its benchmarks) minus its
+    baseline's at the same size, keyed by cell name and, at the largest size, by method set
+    name too (the names `analyze diversity --gains` matches added sets against)."""
+    rows, baseline = ablation["cells"], ablation["baseline"]
+    mean: dict[tuple[str, Any], list[float]] = {}
     for r in rows:
-        by_cell.setdefault(r["cell"], []).append(r[scorer]["accuracy"])
-    return {cell: sum(values) / len(values) for cell, values in by_cell.items()}
-
+        mean.setdefault((r["method_set"], r["size"]), []).append(r[scorer]["accuracy"])
+    sizes = {size for _, size in mean}
+    largest = None if None in sizes else max(sizes, default=None)
+    gains = {}
+    for (method_set, size), values in mean.items():
+        base = mean.get((baseline, size))
+        if base is None or method_set == baseline:
+            continue
+        gain = sum(values) / len(values) - sum(base) / len(base)
+        gains[f"{method_set}@{size_label(size)}"] = gain
+        if size == largest:
+            gains[method_set] = gain
+    return gains

@@ -5,9 +5,11 @@
 
 with f an embedding model applied to each sample's question and answer. `hf:<model>` embeds
 with a local transformers model (mean-pooled last hidden states; the embedded SmolLM2 is the
-CPU default) on Ray Data actors. The nearest-neighbour search is exact and chunked, so memory
+CPU default) on Ray Data actors; `openai:<model>` (the paper's `text-embedding-ada-002`) calls
+an OpenAI-compatible `/v1/embeddings` with the teacher's settings, limiter and response store
+(metamath/analysis/api_embeddings.py). The nearest-neighbour search is exact and chunked, so memory
 holds one chunk of pairwise distances at a time, never all M x N. With `--gains FILE` (a JSON
-object: added set name -> accuracy gain, e.g. from ablation runs) it also reports the Pearson
+object: added set name -> accuracy gain, or `metamath ablate`'s ablation.json) it also reports the Pearson
 correlation of the two, as the paper's Fig. 4 (r = 0.972).
 """
 
@@ -15,11 +17,13 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from metamath.config import TeacherConfig
 from metamath.errors import ConfigError, DataError
 
 
@@ -77,13 +81,37 @@ class MeanPooledEmbedder:
         return {"index": batch["index"], "embedding": pooled.numpy()}
 
 
+@dataclass
+class EmbeddingAPI:
+    """For `openai:<model>`: the teacher section's endpoint, key variable and limits, the store."""
+
+    teacher: TeacherConfig
+    store: str
+    counts: dict[str, int] = field(default_factory=dict)  # sent / from_store, over every call
+
+
 def sample_text(query: str, response: str) -> str:
     return f"{query}\n{response}"
 
 
 def embed_texts(texts: list[str], embedder: str, max_length: int = 512, batch_size: int = 16,
-                replicas: int = 1) -> np.ndarray:
+                replicas: int = 1, api: EmbeddingAPI | None = None) -> np.ndarray:
     """An (N, d) array, row i the embedding of texts[i]."""
+    kind, _, name = embedder.partition(":")
+    if kind not in ("hf", "openai") or not name:
+        raise ConfigError(f"--embedder {embedder!r}: use hf:<model> (a name, folder or Hub id) or openai:<model>")
+    if kind == "openai":
+        from metamath.analysis.api_embeddings import embed_via_api
+
+        api = api or EmbeddingAPI(TeacherConfig(backend="openai", model=name), "outputs/analysis/responses")
+        vectors, counts = embed_via_api(texts, api.teacher.model_copy(update={"model": name}), api.store)
+        for key, value in counts.items():
+            api.counts[key] = api.counts.get(key, 0) + value
+        return vectors
+    return _embed_locally(texts, name, max_length, batch_size, replicas)
+
+
+def _embed_locally(texts: list[str], name: str, max_length: int, batch_size: int, replicas: int) -> np.ndarray:
     import os
 
     import ray
@@ -91,9 +119,6 @@ def embed_texts(texts: list[str], embedder: str, max_length: int = 512, batch_si
     from metamath.models import resolve_model
     from metamath.ray_utils import ensure_ray, small_dataset
 
-    kind, _, name = embedder.partition(":")
-    if kind != "hf" or not name:
-        raise ConfigError(f"--embedder {embedder!r}: use hf:<model> (a name, folder or Hub id)")
     ensure_ray()
     threads = max(1, (os.cpu_count() or 1) // replicas)
     rows = small_dataset([{"index": i, "text": t} for i, t in enumerate(texts)], rows_per_block=batch_size)
@@ -112,23 +137,41 @@ def _texts(path: str, limit: int | None) -> list[str]:
 
 
 def analyze_diversity(base: str, added: list[str], out_dir: str, embedder: str = "hf:smollm2-135m-instruct",
-                      limit: int | None = None, gains: str | None = None) -> tuple[str, Path]:
-    """Writes diversity.json and diversity.md (and diversity.png with --gains)."""
-    base_vectors = embed_texts(_texts(base, limit), embedder)
-    result = {Path(path).stem: diversity_gain(base_vectors, embed_texts(_texts(path, limit), embedder))
+                      limit: int | None = None, gains: str | None = None,
+                      teacher: TeacherConfig | None = None) -> tuple[str, Path]:
+    """Writes diversity.json and diversity.md (and diversity.png with --gains). `teacher`: the
+    endpoint settings for an `openai:` embedder; its vectors are stored under OUT/responses."""
+    api = EmbeddingAPI(teacher or TeacherConfig(backend="openai"), str(Path(out_dir) / "responses"))
+    base_vectors = embed_texts(_texts(base, limit), embedder, api=api)
+    result = {Path(path).stem: diversity_gain(base_vectors, embed_texts(_texts(path, limit), embedder, api=api))
               for path in added}
     report: dict[str, Any] = {"embedder": embedder, "base": base, "diversity_gain": result}
+    if api.counts:
+        report["embedding_requests"] = api.counts  # texts sent vs read back from the store
     lines = ["| added set | diversity gain |", "|---|---:|"] + [f"| {k} | {v:.4f} |" for k, v in result.items()]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if gains:
-        report.update(_correlate(result, json.loads(Path(gains).read_text()), out))
+        report.update(_correlate(result, load_gains(gains), out))
         lines.append(f"\nPearson r (diversity gain, accuracy gain) = {report['pearson_r']:.3f} over "
                      f"{len(report['paired'])} sets")
     (out / "diversity.json").write_text(json.dumps(report, indent=2) + "\n")
     table = "\n".join(lines)
     (out / "diversity.md").write_text(f"# Diversity gain over {Path(base).name} ({embedder})\n\n{table}\n")
     return table, out / "diversity.md"
+
+
+def load_gains(path: str) -> dict[str, float]:
+    """A JSON object {added set: accuracy gain}, or an `metamath ablate` ablation.json, whose
+    gains over the baseline are keyed by method set (and by cell)."""
+    data = json.loads(Path(path).read_text())
+    if isinstance(data, dict) and "cells" in data and "baseline" in data:
+        from metamath.ablate.report import accuracy_gains
+
+        return accuracy_gains(data)
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected a JSON object {{added set name: accuracy gain}} or an ablation.json")
+    return {str(k): float(v) for k, v in data.items()}
 
 
 def _correlate(result: dict[str, float], gains: dict[str, float], out: Path) -> dict[str, Any]:

@@ -50,6 +50,13 @@ def fingerprint(messages: list[dict]) -> int:
     return int(hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:12], 16)
 
 
+def scripted_embedding(text: str, dims: int = 8) -> list[float]:
+    """A text's stand-in embedding: `dims` numbers in [0, 1) from its sha256 (the same text,
+    the same vector, so tests can compute the expected diversity gain themselves)."""
+    digest = hashlib.sha256(text.encode()).digest()
+    return [digest[i] / 256 for i in range(dims)]
+
+
 def reply_text(messages: list[dict], answers: dict[str, str], index: int | str) -> str:
     """Deterministic in the messages and `index` (the sample's content key when the client
     sends one, so a resumed run gets the very same text for the same sample)."""
@@ -138,6 +145,25 @@ class ScriptedServer:
         return web.json_response({"id": f"cmpl-{fp}", "object": kind, "created": int(time.time()),
                                   "model": body.get("model", "scripted"), "choices": choices, "usage": usage})
 
+    async def embeddings(self, request: web.Request) -> web.Response:
+        """/v1/embeddings: each input's vector is `scripted_embedding` of its text (faults apply
+        to the request as a whole, by its first input)."""
+        body, arrived = await request.json(), time.time()
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        fp = fingerprint([{"role": "user", "content": inputs[0]}])
+        self.attempts[fp] = attempt = self.attempts.get(fp, 0) + 1
+        rule = self._fault(fp, attempt)
+        self._record(request, body, rule["fault"] if rule else "ok", 0 if rule else len(inputs), arrived)
+        if rule and rule["fault"] == "429":
+            return web.json_response({"error": {"message": "rate limited"}}, status=429,
+                                     headers={"Retry-After": str(rule.get("retry_after", 1))})
+        if rule:
+            return web.json_response({"error": {"message": "boom"}}, status=500)
+        data = [{"object": "embedding", "index": i, "embedding": scripted_embedding(t)} for i, t in enumerate(inputs)]
+        tokens = sum(len(t.split()) for t in inputs)
+        return web.json_response({"object": "list", "data": data, "model": body.get("model", "scripted"),
+                                  "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
     async def models(self, request: web.Request) -> web.Response:
         if self.script.models_status != 200:
             status = str(self.script.models_status)
@@ -169,6 +195,7 @@ class ScriptedServer:
         app = web.Application(client_max_size=256 * 1024 * 1024)  # batch input files
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_post("/v1/completions", self.completions)
+        app.router.add_post("/v1/embeddings", self.embeddings)
         app.router.add_get("/v1/models", self.models)
         BatchAPI(self.script, self._log_event, self.batch_reply).routes(app)
         return app

@@ -92,3 +92,14 @@ def test_a_missing_augment_output_is_named_before_any_cell_runs(cfg, tmp_path):
     with pytest.raises(MetaMathError, match="none.jsonl: the augment output the ablation trains on is missing"):
         run_ablate(missing, steps.as_dict())
     assert steps.calls == []
+
+
+def test_accuracy_gains_over_the_baseline_feed_the_diversity_correlation(cfg, tmp_path):
+    from metamath.ablate.report import accuracy_gains
+    from metamath.analysis.diversity import load_gains
+
+    run_ablate(cfg, Steps().as_dict())
+    gains = load_gains(str(tmp_path / "abl" / "ablation.json"))
+    assert gains == pytest.approx({"AnsAug@20": 0.05, "MetaMath@20": 0.1, "AnsAug@all": 0.15, "MetaMath@all": 0.5,
+                                   "AnsAug": 0.15, "MetaMath": 0.5})  # the largest size also by method set
+    assert accuracy_gains(json.loads((tmp_path / "abl" / "ablation.json").read_text()), "strict") == gains

@@ -54,3 +54,35 @@ def test_hf_embedder_on_ray_and_the_correlation_with_gains(ray_local, tiny_llama
     assert "| other |" in table and path.name == "diversity.md"
     with pytest.raises(ConfigError, match="hf:<model>"):
         analyze_diversity(base, [same], str(tmp_path / "x"), "ada-002")
+
+
+@pytest.mark.slow
+def test_openai_embedder_stores_every_vector_and_never_buys_one_twice(ray_local, scripted, tmp_path):
+    """Against a scripted /v1/embeddings (each text's vector derived from its hash): the gain
+    equals the one computed from those vectors by hand, a 500 is retried, and a second run, or
+    a run over an overlapping set, sends only texts never embedded before."""
+    from metamath.analysis.diversity import sample_text
+    from metamath.config import TeacherConfig
+    from metamath.testing.scripted_server import scripted_embedding
+
+    def write(name, queries):
+        rows = [MetaMathQARecord(q, f"The answer is: {i}", "GSM_AnsAug", q) for i, q in enumerate(queries)]
+        write_jsonl(rows, tmp_path / f"{name}.jsonl")
+        return str(tmp_path / f"{name}.jsonl"), [sample_text(r.query, r.response) for r in rows]
+
+    (base, base_texts), (added, added_texts) = write("base", [f"q{i}" for i in range(10)]), write("added", ["new a", "new b"])
+    log = tmp_path / "server.jsonl"
+    server = scripted(log_path=str(log), faults=[{"every": 1, "fault": "500"}])  # every first attempt
+    teacher = TeacherConfig(backend="openai", base_url=server.base_url, api_key_env=None, max_retries=3)
+    analyze_diversity(base, [added], str(tmp_path / "out"), "openai:text-embedding-ada-002", teacher=teacher)
+    report = json.loads((tmp_path / "out" / "diversity.json").read_text())
+    expected = diversity_gain(np.array([scripted_embedding(t) for t in base_texts]),
+                              np.array([scripted_embedding(t) for t in added_texts]))
+    assert report["diversity_gain"]["added"] == pytest.approx(expected, rel=1e-5)
+    assert report["embedding_requests"] == {"sent": 12, "from_store": 0}
+    sent = [json.loads(line) for line in log.read_text().splitlines()]
+    assert sum(r["choices"] for r in sent if r["status"] == "ok") == 12 and any(r["status"] == "500" for r in sent)
+    (more, _) = write("more", ["new a", "brand new"])
+    analyze_diversity(base, [added, more], str(tmp_path / "out"), "openai:text-embedding-ada-002", teacher=teacher)
+    again = json.loads((tmp_path / "out" / "diversity.json").read_text())
+    assert again["embedding_requests"] == {"sent": 1, "from_store": 13}  # only "brand new" is new
