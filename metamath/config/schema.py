@@ -174,6 +174,8 @@ class EvaluateConfig(Section):
     batch_size: PositiveInt = 8
     output_dir: str = "outputs/evaluate"
     data_dir: Optional[str] = None
+    # one benchmark's file or Hub source, over the data root: {svamp: "hf://ChilleD/SVAMP?split=test"}
+    data_paths: dict[Benchmark, str] = Field(default_factory=dict)
     tensor_parallel_size: PositiveInt = 1
     replicas: PositiveInt = 1
     # openai backend: the same keys as the teacher

@@ -32,7 +32,8 @@ def evaluate_benchmark(cfg: EvaluateConfig, benchmark: str, data_root: str | Non
     """(report, completion-length histogram) for one benchmark."""
     import ray
 
-    loaded = load_benchmark(benchmark, "test", root=data_root, on_malformed=on_malformed, limit=cfg.limit)
+    loaded = load_benchmark(benchmark, "test", path=cfg.data_paths.get(benchmark), root=data_root,
+                            on_malformed=on_malformed, limit=cfg.limit)
     decoder = decoder_config(cfg, benchmark)
     items = small_dataset([{**p.to_dict(), "index": i} for i, p in enumerate(loaded.problems)])
     groups = items.map(problem_group, fn_kwargs={"cfg": cfg, "decoder": decoder}, num_cpus=LIGHT_CPUS)
