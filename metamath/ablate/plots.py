@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from metamath.evaluate.paired import SCORERS
-from metamath.evaluate.plots import grouped_bars, pyplot
+from metamath.evaluate.plots import grouped_bars, pyplot, save
 from metamath.scoring.report import interval
 
 
@@ -35,10 +35,7 @@ def accuracy_vs_size(rows: list[dict[str, Any]], path: Path) -> Path | None:
         ax.set_ylabel("accuracy (95% Wilson interval)")
         ax.set_title(f"{benchmark} ({scorer})")
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def table3_bars(rows: list[dict[str, Any]], path: Path) -> Path | None:
@@ -58,7 +55,4 @@ def table3_bars(rows: list[dict[str, Any]], path: Path) -> Path | None:
                  {m: [interval(value[(m, g)], n[(m, g)]) if (m, g) in value else (0.0, 0.0) for g in groups] for m in sets})
     ax.set_ylabel("accuracy (95% Wilson interval)")
     ax.set_title(f"method ablation (Table 3), size {'all' if size is None else size}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -134,7 +134,7 @@ def write_perplexity(scored: list[dict[str, Any]], out_dir: str, model: str) -> 
 
 
 def _box_plot(scored: list[dict[str, Any]], summary: list[dict[str, Any]], path: Path, model: str) -> Path:
-    from metamath.evaluate.plots import pyplot
+    from metamath.evaluate.plots import pyplot, save
 
     plt = pyplot()
     labels = [f"{g['source']}\n{g['type']}" for g in summary]
@@ -145,7 +145,4 @@ def _box_plot(scored: list[dict[str, Any]], summary: list[dict[str, Any]], path:
     ax.set_xticks(range(1, len(labels) + 1), labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("perplexity of the response")
     ax.set_title(f"{model}: perplexity by data")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -27,6 +27,27 @@ from metamath.scoring.report import report_table, write_report
 from metamath.teacher.runner import LIGHT_CPUS, clear_folder, read_shards, run_round
 
 
+def decode_and_score(cfg: EvaluateConfig, benchmark: str, items, decoder, out: str, run_tag: str,
+                     folder: str = "decode", samples: int = 1):
+    """Decode every item (`samples` completions each) through the store into work/<benchmark>/
+    <folder>, then score each completion into <folder>_predictions, sorted by item and sample.
+    Returns (the decode round, the scored folder, whether any completion came back)."""
+    groups = items.map(problem_group, fn_kwargs={"cfg": cfg, "decoder": decoder, "samples": samples},
+                       num_cpus=LIGHT_CPUS)
+    work = f"{out}/work/{benchmark}"
+    label = f"{benchmark}: decoding" if samples == 1 else f"{benchmark}: {samples} samples each"
+    decoded = run_round(groups, decoder, f"{out}/responses", f"{work}/{folder}", label, run_tag,
+                        chat=cfg.prompt == "chat")
+    scored = f"{work}/{folder}_predictions"
+    clear_folder(scored)
+    rows = read_shards(decoded.path)
+    if rows is None:
+        return decoded, scored, False
+    rows.map_batches(prediction_batch, fn_kwargs={"benchmark": benchmark, "prompt": cfg.prompt},
+                     batch_format="pyarrow", batch_size=64).sort(["index", "sample_index"]).write_parquet(scored)
+    return decoded, scored, True
+
+
 def evaluate_benchmark(cfg: EvaluateConfig, benchmark: str, data_root: str | None, on_malformed: str,
                        out: str, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(report, completion-length histogram) for one benchmark."""
@@ -34,20 +55,12 @@ def evaluate_benchmark(cfg: EvaluateConfig, benchmark: str, data_root: str | Non
 
     loaded = load_benchmark(benchmark, "test", path=cfg.data_paths.get(benchmark), root=data_root,
                             on_malformed=on_malformed, limit=cfg.limit)
-    decoder = decoder_config(cfg, benchmark)
     items = small_dataset([{**p.to_dict(), "index": i} for i, p in enumerate(loaded.problems)])
-    groups = items.map(problem_group, fn_kwargs={"cfg": cfg, "decoder": decoder}, num_cpus=LIGHT_CPUS)
-    work = f"{out}/work/{benchmark}"
-    decoded = run_round(groups, decoder, f"{out}/responses", f"{work}/decode", f"{benchmark}: decoding",
-                        f"{run_id}:{benchmark}", chat=cfg.prompt == "chat")
-    scored = f"{work}/predictions"
-    clear_folder(scored)
-    rows = read_shards(decoded.path)
-    if rows is not None:  # completions are on disk (the store and the decode shards) before scoring
-        rows.map_batches(prediction_batch, fn_kwargs={"benchmark": benchmark, "prompt": cfg.prompt},
-                         batch_format="pyarrow", batch_size=64).sort("index").write_parquet(scored)
+    decoded, scored, _ = decode_and_score(cfg, benchmark, items, decoder_config(cfg, benchmark), out,
+                                          f"{run_id}:{benchmark}")
+    # completions are on disk (the store and the decode shards) before scoring
     report, lengths = ray.get(report_from_predictions.remote(scored, f"{out}/{benchmark}/predictions.jsonl",
-                                                            decoder.max_tokens))
+                                                            decoder_config(cfg, benchmark).max_tokens))
     report["decode"] = decode_stats(decoded.run)
     if cfg.samples > 1:
         from metamath.evaluate.sampling import sampling_round

@@ -17,6 +17,16 @@ def pyplot():
     return plt
 
 
+def save(fig: Any, path: Path) -> Path:
+    """Lay out, write the PNG, free the figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def grouped_bars(ax: Any, groups: list[str], series: dict[str, list[float]],
                   intervals: dict[str, list[tuple[float, float]]] | None = None) -> None:
     """Bars per group and series; `intervals` (per series, (low, high) per group) become error bars."""

@@ -18,28 +18,21 @@ import ray
 
 from metamath.config.schema import EvaluateConfig
 from metamath.evaluate.paired import SCORERS
-from metamath.evaluate.requests import decoder_config, problem_group
-from metamath.evaluate.results import decode_stats, prediction_batch, prediction_line, sorted_rows
+from metamath.evaluate.requests import decoder_config
+from metamath.evaluate.results import decode_stats, prediction_line, sorted_rows
 from metamath.scoring.report import scorer_entry
 from metamath.scoring.sampling import answer_equality, pass_at_k, sample_metrics
-from metamath.teacher.runner import LIGHT_CPUS, clear_folder, read_shards, run_round
 
 
 def sampling_round(cfg: EvaluateConfig, benchmark: str, items, out: str, run_id: str) -> dict[str, Any]:
     """Decode k samples of every item, score them, and summarise them (the report's `sampling`)."""
+    from metamath.evaluate.job import decode_and_score
+
     sampler = decoder_config(cfg, benchmark, sampled=True)
-    groups = items.map(problem_group, fn_kwargs={"cfg": cfg, "decoder": sampler, "samples": cfg.samples},
-                       num_cpus=LIGHT_CPUS)
-    work = f"{out}/work/{benchmark}"
-    decoded = run_round(groups, sampler, f"{out}/responses", f"{work}/sample", f"{benchmark}: {cfg.samples} samples each",
-                        f"{run_id}:{benchmark}:samples", chat=cfg.prompt == "chat")
-    scored = f"{work}/sample_predictions"
-    clear_folder(scored)
-    rows = read_shards(decoded.path)
+    decoded, scored, any_back = decode_and_score(cfg, benchmark, items, sampler, out, f"{run_id}:{benchmark}:samples",
+                                       folder="sample", samples=cfg.samples)
     summary: dict[str, Any] = {"n": 0}
-    if rows is not None:
-        rows.map_batches(prediction_batch, fn_kwargs={"benchmark": benchmark, "prompt": cfg.prompt},
-                         batch_format="pyarrow", batch_size=64).sort(["index", "sample_index"]).write_parquet(scored)
+    if any_back:
         summary = ray.get(summarise_samples.remote(scored, benchmark, cfg.samples, f"{out}/{benchmark}/samples.jsonl"))
     return {"k": cfg.samples, "temperature": cfg.temperature, "top_p": cfg.top_p, **summary,
             "decode": decode_stats(decoded.run)}
