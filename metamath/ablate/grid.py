@@ -51,12 +51,15 @@ def build_cells(cfg: MetaMathConfig) -> list[Cell]:
     cells = []
     for size in acfg.sizes:
         for set_name, methods in acfg.method_sets.items():
-            name = f"{set_name}@{size_label(size)}"
+            if not methods and size != acfg.sizes[-1]:
+                continue  # the originals alone do not change with the size: one cell, at the last size
+            rows = size if methods else None
+            name = f"{set_name}@{size_label(rows)}"
             folder = f"{out}/{re.sub(r'[^A-Za-z0-9._+@-]', '_', name)}"
-            train = tcfg.model_copy(update={"data_path": data, "types": types_of(tuple(methods)), "max_rows": size,
+            train = tcfg.model_copy(update={"data_path": data, "types": types_of(tuple(methods)), "max_rows": rows,
                                             "output_dir": f"{folder}/train"})
             evaluate = ecfg.model_copy(update={"model": f"{folder}/train/final", "output_dir": f"{folder}/evaluate"})
-            cells.append(Cell(name, set_name, tuple(methods), size, folder, train, evaluate))
+            cells.append(Cell(name, set_name, tuple(methods), rows, folder, train, evaluate))
     return cells
 
 

@@ -33,11 +33,11 @@ def cell_rows(done: list[tuple[Cell, dict[str, Any], dict[str, Any]]]) -> list[d
             for cell, train, reports in done for name, rep in reports.items()]
 
 
-def table_markdown(rows: list[dict[str, Any]], size: Any) -> list[str]:
+def table_markdown(rows: list[dict[str, Any]], size: Any, order: list[str]) -> list[str]:
     """Table 3's shape for one size: a row per method set, a column per benchmark and scorer."""
-    chosen = [r for r in rows if r["size"] == size]
+    chosen = [r for r in rows if r["size"] == size or (not r["methods"] and r["size"] is None)]
     benchmarks = list(dict.fromkeys(r["benchmark"] for r in chosen))
-    sets = list(dict.fromkeys(r["method_set"] for r in chosen))
+    sets = sorted(dict.fromkeys(r["method_set"] for r in chosen), key=order.index)  # as in ablate.method_sets
     cell = {(r["method_set"], r["benchmark"]): r for r in chosen}
     header = "| method set | methods | examples | " + " | ".join(f"{b} {s}" for b in benchmarks for s in SCORERS) + " |"
     lines = [f"### size {size_label(size)}", "", header, "|---|---|---:|" + "---:|" * (len(benchmarks) * len(SCORERS))]
@@ -50,14 +50,17 @@ def table_markdown(rows: list[dict[str, Any]], size: Any) -> list[str]:
     return lines
 
 
-def paired_against_baseline(done, baseline: str) -> list[dict[str, Any]]:
-    """Each method set against the baseline set of the same size, on the items both scored."""
+def paired_against_baseline(done, baseline: str, sizeless: bool) -> list[dict[str, Any]]:
+    """Each method set against the baseline set of the same size, on the items both scored
+    (`sizeless`: the baseline has no methods, SFT, and is one cell for every size)."""
     rows = []
     for size in dict.fromkeys(cell.size for cell, _, _ in done):
-        group = [(c.name, Path(c.evaluate.output_dir), reports) for c, _, reports in done if c.size == size]
-        base = [g for g in group if g[0] == f"{baseline}@{size_label(size)}"]
-        if base and len(group) > 1:
-            rows += paired_rows(base + [g for g in group if g is not base[0]])
+        entries = {c.name: (c.name, Path(c.evaluate.output_dir), reports) for c, _, reports in done}
+        group = [entries[c.name] for c, _, _ in done if c.size == size]
+        base = entries.get(f"{baseline}@{size_label(size)}") or entries.get(f"{baseline}@all" if sizeless else "")
+        others = [g for g in group if base is None or g[0] != base[0]]
+        if base and others:
+            rows += paired_rows([base, *others])
     return rows
 
 
@@ -69,11 +72,11 @@ def write_ablation_report(cfg: MetaMathConfig, cells: list[Cell], state: Pipelin
     done = finished_cells(cells, state)
     rows = cell_rows(done)
     baseline = acfg.baseline or next(iter(acfg.method_sets))
-    paired = paired_against_baseline(done, baseline)
+    paired = paired_against_baseline(done, baseline, not acfg.method_sets[baseline])
     lines = [f"# Ablation: {len(done)} of {len(cells)} cells evaluated", "",
              "Accuracy % [95% Wilson interval] per benchmark and scorer; `examples` = training examples of the cell.", ""]
     for size in dict.fromkeys(r["size"] for r in rows):
-        lines += [*table_markdown(rows, size), ""]
+        lines += [*table_markdown(rows, size, list(acfg.method_sets)), ""]
     if paired:
         lines += [f"## Paired differences against {baseline} (same size, same items)", "", paired_markdown(paired), ""]
     plots = [p for p in (accuracy_vs_size(rows, out / "accuracy_vs_size.png"), table3_bars(rows, out / "table3.png")) if p]
@@ -93,6 +96,7 @@ def accuracy_gains(ablation: dict[str, Any], scorer: str = "paper") -> dict[str,
     baseline's at the same size, keyed by cell name and, at the largest size, by method set
     name too (the names `analyze diversity --gains` matches added sets against)."""
     rows, baseline = ablation["cells"], ablation["baseline"]
+    sizeless = any(r["method_set"] == baseline and not r["methods"] for r in rows)  # SFT: one cell for all sizes
     mean: dict[tuple[str, Any], list[float]] = {}
     for r in rows:
         mean.setdefault((r["method_set"], r["size"]), []).append(r[scorer]["accuracy"])
@@ -100,7 +104,7 @@ def accuracy_gains(ablation: dict[str, Any], scorer: str = "paper") -> dict[str,
     largest = None if None in sizes else max(sizes, default=None)
     gains = {}
     for (method_set, size), values in mean.items():
-        base = mean.get((baseline, size))
+        base = mean.get((baseline, size)) or (mean.get((baseline, None)) if sizeless else None)
         if base is None or method_set == baseline:
             continue
         gain = sum(values) / len(values) - sum(base) / len(base)

@@ -27,6 +27,8 @@ def test_sizes_make_nested_subsets_per_method_set():
                              sizes=[100, None], data_path="given.jsonl"))
     assert [(c.name, c.train.max_rows) for c in cells] == [("AnsAug@100", 100), ("All@100", 100),
                                                           ("AnsAug@all", None), ("All@all", None)]
+    with_sft = build_cells(_cfg(method_sets={"SFT": [], "AnsAug": ["ansaug"]}, sizes=[10, 100]))
+    assert [c.name for c in with_sft] == ["AnsAug@10", "SFT@all", "AnsAug@100"]  # SFT once, for every size
     assert {c.train.data_path for c in cells} == {"given.jsonl"}
     assert types_of(("sv",)) == ["GSM_SV", "MATH_SV"]
 
