@@ -21,6 +21,12 @@ def accuracy_vs_size(rows: list[dict[str, Any]], path: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
     for ax, (benchmark, scorer) in zip(axes[0], panels):
         for method_set in dict.fromkeys(r["method_set"] for r in sized):
+            flat = [r for r in sized if r["benchmark"] == benchmark and r["method_set"] == method_set and not r["methods"]]
+            if flat:  # the originals alone (SFT): one cell for every size, a reference level
+                low, high = interval(flat[0][scorer], flat[0]["n"])
+                ax.axhline(flat[0][scorer]["accuracy"], linestyle="--", color="gray", label=f"{method_set} (originals)")
+                ax.axhspan(low, high, color="gray", alpha=0.15)
+                continue
             line = sorted((r for r in sized if r["benchmark"] == benchmark and r["method_set"] == method_set),
                           key=lambda r: r["examples"])
             xs, ys = [r["examples"] for r in line], [r[scorer]["accuracy"] for r in line]
@@ -28,7 +34,7 @@ def accuracy_vs_size(rows: list[dict[str, Any]], path: Path) -> Path | None:
             ax.errorbar(xs, ys, yerr=[[y - lo for y, (lo, _) in zip(ys, bounds)], [hi - y for y, (_, hi) in zip(ys, bounds)]],
                         marker="o", capsize=3, label=method_set)
         ax.set_xscale("log")
-        ticks = sorted({r["examples"] for r in sized})
+        ticks = sorted({r["examples"] for r in sized if r["methods"]})
         ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.minorticks_off()
         ax.set_xlabel("training examples")
