@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from metamath.data.paths import resolve_source
-from metamath.data.ood import OOD_BENCHMARKS, OOD_PARSERS, OODRowError
+from metamath.data.ood import OOD_BENCHMARKS, OOD_PARSERS, RowError
 from metamath.data.sources import MalformedRows, iter_rows
 from metamath.latex import last_boxed
 
@@ -36,10 +36,6 @@ class LoadResult:
     source: str
     problems: list[Problem]
     skipped: list[tuple[int, str]] = field(default_factory=list)
-
-
-class RowError(ValueError):
-    """A row lacks what its benchmark needs; the message says what."""
 
 
 def _text_field(row: dict[str, Any], *names: str) -> str:
@@ -107,10 +103,7 @@ def ood_parser(benchmark: str) -> Callable[[dict[str, Any], str, int], Problem]:
     parse = OOD_PARSERS[benchmark]
 
     def parse_row(row: dict[str, Any], split: str, line: int) -> Problem:
-        try:
-            fields = parse(row)
-        except OODRowError as exc:
-            raise RowError(str(exc)) from None
+        fields = parse(row)  # raises RowError, as the other loaders do
         level = fields.pop("level", None)
         return Problem(stable_id(f"{benchmark}/{split}", f"{fields['question']}\n{fields['gold']}"), benchmark,
                        level=_level(level) if level is not None else None, line=line, **fields)

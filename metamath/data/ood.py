@@ -25,22 +25,24 @@ OOD_BENCHMARKS = ("svamp", "asdiv", "mawps", "gsm_hard", "tabmwp", "drop")
 WORD_PROBLEMS = ("svamp", "asdiv", "mawps", "gsm_hard", "tabmwp")
 
 _UNIT = re.compile(r"\s*\([^()]*\)")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")  # "4,656"; not "1,2"
 _DROP_CONTEXT = re.compile(r"^Passage: (.*)\nQuestion: (.*)\nAnswer:\s*$", re.S)
 
 
-class OODRowError(ValueError):
-    """A row lacks what its benchmark needs (re-raised as the loaders' RowError)."""
+class RowError(ValueError):
+    """A row lacks what its benchmark needs; the message says what (every loader raises it;
+    it lives here because benchmarks.py imports this module)."""
 
 
 def number_text(value: Any) -> str:
-    """A numeric gold as text: integers without '.0', others with 12 significant digits."""
+    """A numeric gold as text: integers without '.0', others with 12 significant digits, no
+    thousands commas."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise OODRowError(f"gold {value!r} is not a number")
+        raise RowError(f"gold {value!r} is not a number")
     try:
-        number = float(str(value).replace(",", ""))
+        number = float(THOUSANDS.sub("", str(value)))
     except ValueError:
-        raise OODRowError(f"gold {value!r} is not a number") from None
+        raise RowError(f"gold {value!r} is not a number") from None
     if number.is_integer():
         return str(int(number))
     return format(Decimal(format(number, ".12g")), "f")  # 2.0107e-06 -> 0.0000020107, as a model writes it
@@ -51,7 +53,7 @@ def _field(row: dict[str, Any], *names: str) -> Any:
         value = row.get(name)
         if value is not None and (not isinstance(value, str) or value.strip()):
             return value
-    raise OODRowError(f"missing or empty field {' / '.join(repr(n) for n in names)}")
+    raise RowError(f"missing or empty field {' / '.join(repr(n) for n in names)}")
 
 
 def _sentence(text: str) -> str:
@@ -69,10 +71,9 @@ def svamp(row: dict[str, Any]) -> dict[str, Any]:
 def asdiv_gold(answer: str) -> str:
     """'9 (apples)' -> '9'; '3:30 p.m.' and 'Mrs. Hilt' stay text; '1,000' -> '1000'."""
     gold = _UNIT.sub("", answer).strip()
-    plain = _THOUSANDS.sub("", gold)
     try:
-        return number_text(plain)
-    except OODRowError:
+        return number_text(gold)
+    except RowError:
         return gold
 
 
@@ -106,8 +107,8 @@ def tabmwp_question(row: dict[str, Any]) -> str:
 def tabmwp_gold(answer: str, ans_type: str | None) -> str:
     if ans_type in ("integer_number", "decimal_number"):
         try:
-            return number_text(_THOUSANDS.sub("", answer.strip()))
-        except OODRowError:
+            return number_text(answer.strip())
+        except RowError:
             return answer.strip()  # "3/10": a fraction stays as written
     return answer.strip()
 
@@ -123,14 +124,14 @@ def drop(row: dict[str, Any]) -> dict[str, Any]:
     if "context" in row:  # simple-evals
         match = _DROP_CONTEXT.match(_field(row, "context"))
         if not match:
-            raise OODRowError("'context' is not 'Passage: ..\\nQuestion: ..\\nAnswer:'")
+            raise RowError("'context' is not 'Passage: ..\\nQuestion: ..\\nAnswer:'")
         passage, question = match.group(1), match.group(2)
         alternatives = split_alternatives(str(_field(row, "ref_text")))
     else:  # the Hub's ucinlp/drop
         passage, question = _field(row, "passage"), _field(row, "question")
         alternatives = [s.strip() for s in (row.get("answers_spans") or {}).get("spans", []) if s.strip()]
     if not alternatives:
-        raise OODRowError("no gold answer")
+        raise RowError("no gold answer")
     return {"question": f"Passage: {passage.strip()}\nQuestion: {question.strip()}", "gold": "|".join(alternatives),
             "solution": alternatives[0]}
 

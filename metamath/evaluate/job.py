@@ -56,11 +56,11 @@ def evaluate_benchmark(cfg: EvaluateConfig, benchmark: str, data_root: str | Non
     loaded = load_benchmark(benchmark, "test", path=cfg.data_paths.get(benchmark), root=data_root,
                             on_malformed=on_malformed, limit=cfg.limit)
     items = small_dataset([{**p.to_dict(), "index": i} for i, p in enumerate(loaded.problems)])
-    decoded, scored, _ = decode_and_score(cfg, benchmark, items, decoder_config(cfg, benchmark), out,
-                                          f"{run_id}:{benchmark}")
+    decoder = decoder_config(cfg, benchmark)
+    decoded, scored, _ = decode_and_score(cfg, benchmark, items, decoder, out, f"{run_id}:{benchmark}")
     # completions are on disk (the store and the decode shards) before scoring
     report, lengths = ray.get(report_from_predictions.remote(scored, f"{out}/{benchmark}/predictions.jsonl",
-                                                            decoder_config(cfg, benchmark).max_tokens))
+                                                            decoder.max_tokens))
     report["decode"] = decode_stats(decoded.run)
     if cfg.samples > 1:
         from metamath.evaluate.sampling import sampling_round

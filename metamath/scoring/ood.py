@@ -17,6 +17,7 @@ import math
 
 from metamath.scoring.drop import best_drop_metrics, split_alternatives
 from metamath.scoring.extract import strict_answer_text
+from metamath.scoring.hendrycks import is_equiv
 from metamath.scoring.paper import is_number, paper_math_answer, paper_value, paper_verdict
 
 RELATIVE_TOLERANCE = 1e-4
@@ -38,6 +39,15 @@ def paper_word_problem(completion: str, gold: str) -> tuple[str | None, bool]:
     if target.is_integer():
         return str(round(value)), round(value) == target
     return format(value, ".12g"), math.isclose(value, target, rel_tol=RELATIVE_TOLERANCE)
+
+
+def word_answers_agree(a: str, b: str) -> bool:
+    """Two answers the paper rule extracted from word problems vote together (maj@k): numbers
+    within the tolerance, text under Hendrycks normalisation."""
+    x, y = numeric_gold(a), numeric_gold(b)
+    if x is not None and y is not None:
+        return math.isclose(x, y, rel_tol=RELATIVE_TOLERANCE)
+    return is_equiv(a, b)
 
 
 def drop_verdict(answer: str | None, gold: str) -> tuple[bool, float]:

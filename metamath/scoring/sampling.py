@@ -65,20 +65,11 @@ def answer_equality(benchmark: str, scorer: str) -> Callable[[str, str], bool]:
         return lambda a, b: equivalent(benchmark, a, b)
     if benchmark in ("gsm8k", "gsm8k_backward"):
         return lambda a, b: a == b  # the paper rule's answers are rounded integers as text
+    if benchmark in WORD_PROBLEMS:
+        from metamath.scoring.ood import word_answers_agree
+
+        return word_answers_agree
     from metamath.scoring.hendrycks import is_equiv
 
-    if benchmark in WORD_PROBLEMS:
-        return _numbers_or_text
     return is_equiv
 
-
-def _numbers_or_text(a: str, b: str) -> bool:
-    import math
-
-    from metamath.scoring.hendrycks import is_equiv
-    from metamath.scoring.ood import RELATIVE_TOLERANCE
-    from metamath.scoring.paper import is_number
-
-    if is_number(a) and is_number(b):
-        return math.isclose(float(a), float(b), rel_tol=RELATIVE_TOLERANCE)
-    return is_equiv(a, b)

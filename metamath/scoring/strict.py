@@ -14,13 +14,12 @@ from functools import lru_cache
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
-from metamath.data.ood import WORD_PROBLEMS
+from metamath.data.ood import THOUSANDS, WORD_PROBLEMS
 from metamath.scoring.extract import strict_answer_text
 
 MAX_ANSWER_CHARS = 400
 TIMEOUT_S = 5
 _CONFIGS = (LatexExtractionConfig(), ExprExtractionConfig())
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 # Where a gold is a plain number: thousands commas go, and a number followed by a unit counts.
 NUMERIC_ANSWERS = frozenset({"gsm8k", "gsm8k_backward", *WORD_PROBLEMS})
 _LEADING_NUMBER = re.compile(r"^\\?\$?\s*(-?\d*\.?\d+)(?:\s+[A-Za-z]|\s*$)")
@@ -77,7 +76,7 @@ def equivalent(benchmark: str, answer: str | None, gold: str) -> bool:
     if answer.strip() == gold.strip():
         return True  # equal text is equal under any checker; math-verify costs ~1 ms a call
     if benchmark in NUMERIC_ANSWERS:
-        answer = _THOUSANDS.sub("", answer)
+        answer = THOUSANDS.sub("", answer)
     candidates = [answer]
     if benchmark in NUMERIC_ANSWERS:
         lead = _LEADING_NUMBER.match(answer)  # "18 dollars" -> 18 (units, not rounding)
