@@ -11,7 +11,10 @@ with the paper's template and masking; TRL gets them pre-tokenised (`input_ids` 
 `completion_mask`), so all three learn from the same tokens. All three read the rows in file
 order (`train.shuffle=false`, TRL's sequential sampler) with a constant learning rate, and
 each reports the mean of its micro-batch losses per step, so their loss curves can be
-compared step by step. Tokens/s counts real (non-pad) tokens over the steps after the first
+compared step by step. The plain loop and TRL (its defaults) train on right-padded
+micro-batches, as a user would write them; `metamath train` runs its default,
+`train.padding_free` (no pad tokens, LM head only at target positions: the same loss).
+Tokens/s counts real (non-pad) tokens over the steps after the first
 (allocation, JIT). Ray is shut down before the two baselines run, so they get the machine
 to themselves. On a GPU (--gpu) it also prints MFU against the card's dense bf16 peak.
 The last line is one JSON object with every figure.
@@ -74,7 +77,7 @@ def _dtype(cfg: TrainConfig):
 
 
 def plain_loop(cfg: TrainConfig, model_path: str, examples: list[dict], threads: int) -> tuple[Side, int]:
-    """A bare torch loop: same padding, AdamW, clipping and accumulation as the job."""
+    """A bare torch loop: right padding, AdamW, clipping and accumulation as the job's."""
     import torch
     from transformers import AutoModelForCausalLM
 

@@ -125,6 +125,10 @@ class TrainConfig(Section):
     offload_params: bool = False
     gradient_checkpointing: bool = False
     packing: bool = False
+    # Each micro-batch's examples laid end to end in one row, attention kept within each example,
+    # LM head and loss only at target positions (metamath/train/padding_free.py): the padded
+    # batch's loss without computing pads or prompt-position logits.
+    padding_free: bool = True
     # A slice of MetaMathQA (metamath/train/selection.py): augmented rows of these types, then a
     # seeded, nested subset of them; the original solutions ride along when include_original.
     types: Optional[list[Literal[RECORD_TYPES]]] = None

@@ -74,5 +74,9 @@ def packed_batch(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, Any]:
     return batch
 
 
-def collate(rows: Sequence[dict[str, Any]], pad_id: int, packed: bool) -> dict[str, Any]:
+def collate(rows: Sequence[dict[str, Any]], pad_id: int, packed: bool, padding_free: bool = False) -> dict[str, Any]:
+    if padding_free:
+        from metamath.train.padding_free import flatten_batch
+
+        return flatten_batch(rows)
     return packed_batch(rows, pad_id) if packed else pad_batch(rows, pad_id)

@@ -87,7 +87,7 @@ def micro_batches(shard: Any, cfg: TrainConfig, plan: StepPlan, epoch: int, skip
         if index >= per_epoch:
             return
         if index >= skip:
-            yield collate(table.to_pylist(), pad_id, cfg.packing)
+            yield collate(table.to_pylist(), pad_id, cfg.packing, cfg.padding_free)
 
 
 def all_reduce_sum(engine: Any, values: list[float]) -> list[float]:
@@ -103,9 +103,11 @@ def forward_backward(engine: Any, batch: dict[str, Any], clip: float | None) -> 
     """(loss, real tokens, the gradient norm when this loop clipped at an optimizer step)."""
     import torch
 
+    from metamath.train.padding_free import LOSS_TARGETS, target_loss
+
     n_tokens = batch.pop("n_real", None)
-    inputs = {k: v.to(engine.device) for k, v in batch.items()}
-    loss = engine(**inputs).loss
+    inputs = {k: v.to(engine.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    loss = target_loss(engine, inputs) if LOSS_TARGETS in inputs else engine(**inputs).loss
     engine.backward(loss)
     norm = None
     if clip and engine.is_gradient_accumulation_boundary():

@@ -39,15 +39,27 @@ def _quantization(cfg: TrainConfig) -> dict[str, Any]:
     )}
 
 
+def _attention(cfg: TrainConfig) -> str | None:
+    if cfg.padding_free:
+        from metamath.train.padding_free import ATTENTION, register_attention
+
+        register_attention()
+        return ATTENTION
+    return "sdpa" if cfg.packing else None  # packing relies on SDPA taking the 4D mask as-is
+
+
 def load_model(cfg: TrainConfig, path: str, tokenizer: Any) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
     dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float32
-    attn = "sdpa" if cfg.packing else None  # packing relies on SDPA taking the 4D mask as-is
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation=attn, **_quantization(cfg))
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation=_attention(cfg),
+                                                     **_quantization(cfg))
     except (OSError, ValueError) as exc:
+        if cfg.padding_free and "attn" in str(exc).lower():
+            raise ConfigError(f"train.padding_free: {path!r} does not take a custom attention function ({exc}); "
+                              "set train.padding_free: false") from None
         raise ModelNotAvailable(f"train.model {path!r}: cannot load ({exc})") from None
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))
