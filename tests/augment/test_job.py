@@ -157,12 +157,14 @@ def test_a_teacher_worker_killed_mid_run_is_accounted_and_nothing_stored_is_boug
     assert stats["types"]["GSM_AnsAug"]["generated"] == 48  # every question answered
     assert req["worker_restarts"] >= 1
     assert req["sent"] == req["succeeded"] + req["retried_total"] + req["failed_total"] + req["lost_with_worker"]
-    # every request the server received is counted as sent, lost ones included (a kill can also
-    # land between the ledger line and the wire: such a request is counted, never received)
-    assert len(seen) <= req["sent"] <= len(seen) + 2
+    # every request the server received is counted as sent, lost ones included; a kill can also
+    # land between the ledger line and the wire: such a request is counted, never received, and
+    # is one of those lost with the worker (CI once saw 3 of them with 2 replicas)
+    unreceived = req["sent"] - len(seen)
+    assert 0 <= unreceived <= req["lost_with_worker"]
     twice = sum(n - 1 for n in Counter(e["keys"] for e in seen).values() if n > 1)
     assert len(seen) == 48 + twice  # only answers that died with the worker were bought again
-    assert 1 <= twice <= req["lost_with_worker"] <= twice + 2
+    assert 1 <= twice <= req["lost_with_worker"] <= twice + unreceived
     assert 0 < stats["cost"]["lost_with_worker_estimated"] < stats["cost"]["this_run"]
 
 
