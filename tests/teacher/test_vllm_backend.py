@@ -126,3 +126,30 @@ def test_vllm_generates_on_a_gpu(ray_local, tmp_path):
     cfg = TeacherConfig(backend="vllm", model="smollm2-135m-instruct", max_tokens=16, use_gpu=True)
     run = run_groups([make_group(cfg, [{"role": "user", "content": "2+3?"}], 2, {})], cfg, str(tmp_path), "gpu")
     assert run.samples_ok == 2 and json.loads(run.rows[0]["meta"]) == {}
+
+
+class _InFlight:
+    """An async batch UDF (as the engine stage is) that records how many of its batches overlap."""
+
+    def __init__(self):
+        self.now = 0
+
+    async def __call__(self, batch):
+        import asyncio
+
+        self.now += 1
+        peak = self.now
+        await asyncio.sleep(0.5)
+        self.now -= 1
+        return {"peak": [peak] * len(batch["id"])}
+
+
+def test_one_block_runs_every_batch_at_once_not_ray_datas_four(ray_local):
+    # A block of 5 batches: Ray Data alone runs 4 and holds the fifth back until one has ended,
+    # which left a tail of requests for the engine to run alone (0.71 of plain LLM.generate).
+    import ray.data
+
+    vllm_backend.allow_every_batch_of_a_block(8)
+    ds = ray.data.range(40, override_num_blocks=1).map_batches(
+        _InFlight, batch_size=8, compute=ray.data.ActorPoolStrategy(size=1), num_cpus=0.25)
+    assert max(row["peak"] for row in ds.take_all()) == 5
