@@ -92,7 +92,11 @@ def measure_once(backend: str, args: argparse.Namespace, prompts: list[str]) -> 
 def measure(backend: str, args: argparse.Namespace, prompts: list[str]) -> dict:
     """`--repeat` rounds of plain then job (fresh engines each time, so both sides share the
     machine's drift); each side's figures are the round with its median tokens/s."""
-    rounds = [measure_once(backend, args, prompts) for _ in range(args.repeat)]
+    rounds = []
+    for index in range(args.repeat):
+        rounds.append(measure_once(backend, args, prompts))
+        print(f"[{backend} round {index + 1}/{args.repeat}] plain {rounds[-1]['plain']['tokens_per_s']:.1f} tokens/s, "
+              f"job {rounds[-1]['job']['tokens_per_s']:.1f}", flush=True)  # what a cut-short run still shows
     result: dict = {}
     for side in ("plain", "job"):
         ranked = sorted((r[side] for r in rounds), key=lambda r: r["tokens_per_s"])
