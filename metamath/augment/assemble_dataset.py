@@ -189,16 +189,16 @@ def join_shards(shards: str, parquet_path: str, jsonl_path: str) -> int:
     import pyarrow.parquet as pq
 
     from metamath.teacher.runner import clear_folder, shard_files
-    from metamath.teacher.store import _filesystem
+    from metamath.teacher.store import filesystem_for
 
-    fs, _, _ = _filesystem(shards)
+    fs, _, _ = filesystem_for(shards)
     scratch = f"{shards.rstrip('/')}-sorted"
     clear_folder(scratch)
-    runs = [_sorted_run(f, fs, _filesystem(scratch)[1]) for f in shard_files(shards)
+    runs = [_sorted_run(f, fs, filesystem_for(scratch)[1]) for f in shard_files(shards)
             if pq.ParquetFile(f, filesystem=fs).metadata.num_rows]
     merged = heapq.merge(*(_run_rows(r, fs) for r in runs), key=_order_key)
-    out_fs, parquet_inner, _ = _filesystem(parquet_path)
-    _, jsonl_inner, _ = _filesystem(jsonl_path)
+    out_fs, parquet_inner, _ = filesystem_for(parquet_path)
+    _, jsonl_inner, _ = filesystem_for(jsonl_path)
     rows = 0
     with pq.ParquetWriter(parquet_inner, ARROW_SCHEMA, filesystem=out_fs) as writer, \
             out_fs.open_output_stream(jsonl_inner) as raw:
@@ -210,5 +210,5 @@ def join_shards(shards: str, parquet_path: str, jsonl_path: str) -> int:
         if not rows:
             writer.write_table(pa.Table.from_pylist([], schema=ARROW_SCHEMA))
         out.flush()
-    fs.delete_dir(_filesystem(scratch)[1])
+    fs.delete_dir(filesystem_for(scratch)[1])
     return rows

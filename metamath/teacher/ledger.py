@@ -72,9 +72,9 @@ class LedgerTotals:
 
 def read_ledger(store_root: str, run: str) -> LedgerTotals:
     """The round's totals, read line by line (a torn last line is skipped)."""
-    from metamath.teacher.store import _filesystem, _lines
+    from metamath.teacher.store import filesystem_for, text_lines
 
-    fs, path, _ = _filesystem(ledger_root(store_root, run))
+    fs, path, _ = filesystem_for(ledger_root(store_root, run))
     totals = LedgerTotals()
     if fs.get_file_info(path).type.name == "NotFound":
         return totals
@@ -82,7 +82,7 @@ def read_ledger(store_root: str, run: str) -> LedgerTotals:
 
     for info in fs.get_file_info(pafs.FileSelector(path)):
         if info.base_name.endswith(".jsonl"):
-            for line in _lines(fs, info.path):
+            for line in text_lines(fs, info.path):
                 _count(totals, line)
     return totals
 
@@ -102,8 +102,8 @@ def _count(totals: LedgerTotals, line: str) -> None:
 
 def clear_ledger(store_root: str) -> None:
     """Ledgers of earlier rounds: their counts are in their stats already."""
-    from metamath.teacher.store import _filesystem
+    from metamath.teacher.store import filesystem_for
 
-    fs, path, _ = _filesystem(f"{store_root.rstrip('/')}/{LEDGER}")
+    fs, path, _ = filesystem_for(f"{store_root.rstrip('/')}/{LEDGER}")
     if fs.get_file_info(path).type.name != "NotFound":
         fs.delete_dir(path)

@@ -36,7 +36,8 @@ STORE_SCHEMA = pa.schema([
 ])
 
 
-def _filesystem(root: str) -> tuple[pafs.FileSystem, str, bool]:
+def filesystem_for(root: str) -> tuple[pafs.FileSystem, str, bool]:
+    """pyarrow's filesystem for a local path or URI, the path inside it, and whether it is local."""
     if "://" in root:
         fs, path = pafs.FileSystem.from_uri(root)
         return fs, path, isinstance(fs, pafs.LocalFileSystem)
@@ -45,7 +46,7 @@ def _filesystem(root: str) -> tuple[pafs.FileSystem, str, bool]:
 
 class StoreWriter:
     def __init__(self, root: str, run: str = "", remote_flush_rows: int = 64) -> None:
-        self.fs, self.path, self.local = _filesystem(root)
+        self.fs, self.path, self.local = filesystem_for(root)
         self.fs.create_dir(self.path, recursive=True)
         self.run = run
         self.name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -97,7 +98,7 @@ def process_writer(root: str, run: str = "") -> StoreWriter:
     return _PROCESS_WRITERS[(root, run)]
 
 
-def _lines(fs: pafs.FileSystem, path: str) -> Iterator[str]:
+def text_lines(fs: pafs.FileSystem, path: str) -> Iterator[str]:
     """Line by line: a journal file is never read into memory whole."""
     import io
 
@@ -121,7 +122,7 @@ def store_row(raw: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def journal_rows(fs: pafs.FileSystem, path: str) -> Iterator[dict[str, Any]]:
-    for line in _lines(fs, path):
+    for line in text_lines(fs, path):
         try:
             row = store_row(json.loads(line))
         except json.JSONDecodeError:
@@ -136,7 +137,7 @@ def journaled_responses(root: str, run: str) -> dict[str, TeacherResponse]:
     sending its dead predecessor's batch again."""
     store, found = Store(root), {}
     for path in store.journal_files():
-        for line in _lines(store.fs, path):
+        for line in text_lines(store.fs, path):
             try:
                 raw = json.loads(line)
             except json.JSONDecodeError:
@@ -151,7 +152,7 @@ class Store:
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self.fs, self.path, self.local = _filesystem(root)
+        self.fs, self.path, self.local = filesystem_for(root)
 
     def manifest(self) -> dict[str, list[str]]:
         info = self.fs.get_file_info(f"{self.path}/{MANIFEST}")
