@@ -194,7 +194,8 @@ def join_shards(shards: str, parquet_path: str, jsonl_path: str) -> int:
     fs, _, _ = filesystem_for(shards)
     scratch = f"{shards.rstrip('/')}-sorted"
     clear_folder(scratch)
-    runs = [_sorted_run(f, fs, filesystem_for(scratch)[1]) for f in shard_files(shards)
+    scratch_inner = filesystem_for(scratch)[1]
+    runs = [_sorted_run(f, fs, scratch_inner) for f in shard_files(shards)
             if pq.ParquetFile(f, filesystem=fs).metadata.num_rows]
     merged = heapq.merge(*(_run_rows(r, fs) for r in runs), key=_order_key)
     out_fs, parquet_inner, _ = filesystem_for(parquet_path)
@@ -210,5 +211,5 @@ def join_shards(shards: str, parquet_path: str, jsonl_path: str) -> int:
         if not rows:
             writer.write_table(pa.Table.from_pylist([], schema=ARROW_SCHEMA))
         out.flush()
-    fs.delete_dir(filesystem_for(scratch)[1])
+    fs.delete_dir(scratch_inner)
     return rows
