@@ -46,12 +46,29 @@ def _sigint_ignored_by_children(local: bool):
         signal.signal(signal.SIGINT, previous)
 
 
+def _check_reachable(address: str) -> None:
+    """A cluster's GCS address (`host:port`) that nothing answers fails here, in seconds: ray.init
+    retries it for about ten minutes before saying anything."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # ray:// (Ray Client fails within ~30 s on its own), "auto", or a form Ray parses itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise MetaMathError(f"RAY_ADDRESS={address!r}: cannot connect to a Ray cluster there ({exc.strerror or exc}); "
+                            "unset RAY_ADDRESS to run on this machine alone") from None
+
+
 def ensure_ray() -> None:
     import ray
 
     if ray.is_initialized():
         return
     address = cluster_address()
+    if address != "local":
+        _check_reachable(address)
     kwargs = {"logging_level": logging.WARNING, "log_to_driver": True}
     if address == "local":
         # The dashboard serves the State API that Ray Train's monitors query; loopback only.

@@ -4,8 +4,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from metamath.ray_utils import cluster_address
 
 
@@ -18,10 +16,10 @@ def test_an_unset_or_empty_address_means_an_instance_of_our_own(monkeypatch):
     assert cluster_address() == "ray://head:10001"
 
 
-@pytest.mark.slow
-def test_a_bad_address_is_one_clear_line(tmp_path):
-    env = {**os.environ, "RAY_ADDRESS": "ray://127.0.0.1:9"}  # nothing listens on the discard port
+def test_a_bad_address_is_one_clear_line_within_seconds(tmp_path):
+    # nothing listens on the discard port; ray.init alone retried a GCS address for ~10 minutes
+    env = {**os.environ, "RAY_ADDRESS": "127.0.0.1:9"}
     code = "from metamath.ray_utils import ensure_ray\nensure_ray()"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
-    assert "RAY_ADDRESS='ray://127.0.0.1:9': cannot connect to a Ray cluster there" in out.stderr
+    assert "RAY_ADDRESS='127.0.0.1:9': cannot connect to a Ray cluster there (Connection refused)" in out.stderr
