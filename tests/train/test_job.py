@@ -46,14 +46,36 @@ def _generate(folder):
     return model
 
 
-def test_two_worker_zero2_run_learns_exports_and_rerun_resumes(ray_local, tiny_llama, tmp_path, capfd):
+def _kill_a_worker_after(out, step, killed):
+    from ray.util.state import list_actors
+
+    while not killed:
+        rows = read_metrics(out) if (out / "metrics.jsonl").exists() else []
+        if rows and rows[-1]["step"] >= step:
+            actors = list_actors(filters=[("class_name", "=", "RayTrainWorker"), ("state", "=", "ALIVE")])
+            os.kill(actors[-1].pid, signal.SIGKILL)
+            killed.append(actors[-1].pid)
+        time.sleep(0.2)
+
+
+def test_two_worker_zero2_run_survives_a_killed_worker_and_a_cut_short_checkpoint(ray_local, tiny_llama, tmp_path,
+                                                                                   capfd):
+    """One run's life: a worker killed at step 5 (resume from step 3), learning and export, a
+    re-run that trains nothing, then a last checkpoint cut short (resume from the one before)."""
+    import shutil
+
     import torch
     from transformers import AutoModelForCausalLM
 
-    cfg = _config(tiny_llama, tmp_path, zero_stage=2)
+    cfg = _config(tiny_llama, tmp_path, zero_stage=2, save_every_steps=3, max_failures=2)
+    out, killed = tmp_path / "out", []
+    watcher = threading.Thread(target=_kill_a_worker_after, args=(out, 5, killed), daemon=True)
+    watcher.start()
     summary = run_train(cfg)
-    out = tmp_path / "out"
-    rows = _assert_loss_falls(out)
+    watcher.join(timeout=5)
+    assert killed, "the worker was never killed"
+    assert "resumed from the checkpoint at step 3" in capfd.readouterr().out
+    rows = _assert_loss_falls(out)  # steps 1..12, each logged once although 4 and 5 ran twice
     assert len(rows) == summary["plan"]["total_steps"] == 12 and summary["data"]["examples"] == 96
     for name in ("config.json", "model.safetensors", "tokenizer.json", "generation_config.json"):
         assert (out / "final" / name).is_file(), name
@@ -61,10 +83,21 @@ def test_two_worker_zero2_run_learns_exports_and_rerun_resumes(ray_local, tiny_l
     trained = _generate(out / "final")
     base = AutoModelForCausalLM.from_pretrained(tiny_llama)
     assert not torch.equal(trained.model.embed_tokens.weight, base.model.embed_tokens.weight)
-    capfd.readouterr()
+
     again = run_train(cfg)  # the same command again: restores the last checkpoint, trains nothing
     assert "resumed from the checkpoint at step 12" in capfd.readouterr().out
     assert len(read_metrics(out)) == 12 and again["last_loss"] == summary["last_loss"]
+
+    # as a kill during the copy of the last checkpoint leaves it: rank 1's optimizer shard cut short
+    shard = next((out / "ray_train" / "checkpoint_step_00000012").rglob("zero_pp_rank_1_*optim_states.pt"))
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    shutil.rmtree(out / "final")
+    third = run_train(cfg)
+    printed = capfd.readouterr().out
+    assert "skipped the incomplete checkpoint checkpoint_step_00000012 (missing ds/" in printed
+    assert "resumed from the checkpoint at step 9" in printed
+    assert [r["step"] for r in read_metrics(out)] == list(range(1, 13))  # 10-12 trained again, logged once
+    assert (out / "final" / "model.safetensors").is_file() and third["last_loss"] is not None
 
 
 def test_zero3_packed_run_learns_and_exports_complete_weights(ray_local, tiny_llama, tmp_path):
@@ -79,54 +112,6 @@ def test_zero3_packed_run_learns_and_exports_complete_weights(ray_local, tiny_ll
     assert set(weights) == set(base)
     assert all(weights[k].shape == base[k].shape and weights[k].abs().sum() > 0 for k in base)
     _generate(tmp_path / "out" / "final")
-
-
-def _kill_a_worker_after(out, step, killed):
-    from ray.util.state import list_actors
-
-    while not killed:
-        rows = read_metrics(out) if (out / "metrics.jsonl").exists() else []
-        if rows and rows[-1]["step"] >= step:
-            actors = list_actors(filters=[("class_name", "=", "RayTrainWorker"), ("state", "=", "ALIVE")])
-            os.kill(actors[-1].pid, signal.SIGKILL)
-            killed.append(actors[-1].pid)
-        time.sleep(0.2)
-
-
-def test_a_killed_worker_resumes_from_the_last_checkpoint(ray_local, tiny_llama, tmp_path, capfd):
-    cfg = _config(tiny_llama, tmp_path, zero_stage=2, save_every_steps=3, max_failures=2)
-    out, killed = tmp_path / "out", []
-    watcher = threading.Thread(target=_kill_a_worker_after, args=(out, 5, killed), daemon=True)
-    watcher.start()
-    summary = run_train(cfg)
-    watcher.join(timeout=5)
-    assert killed, "the worker was never killed"
-    assert "resumed from the checkpoint at step 3" in capfd.readouterr().out
-    rows = read_metrics(out)
-    assert [r["step"] for r in rows] == list(range(1, 13)) and summary["plan"]["total_steps"] == 12
-    assert (out / "final" / "model.safetensors").is_file()
-
-
-def test_a_checkpoint_cut_short_is_skipped_and_the_run_resumes_from_the_one_before(ray_local, tiny_llama, tmp_path,
-                                                                                  capfd):
-    import shutil
-
-    cfg = _config(tiny_llama, tmp_path, rows=32, epochs=1, zero_stage=2, save_every_steps=1)
-    out = tmp_path / "out"
-    first = run_train(cfg)
-    assert first["plan"]["total_steps"] == 2
-    # as a kill during the copy of the last checkpoint leaves it: rank 1's optimizer shard cut short
-    last = out / "ray_train" / "checkpoint_step_00000002"
-    shard = next(last.rglob("zero_pp_rank_1_*optim_states.pt"))
-    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
-    shutil.rmtree(out / "final")
-    capfd.readouterr()
-    again = run_train(cfg)
-    printed = capfd.readouterr().out
-    assert "skipped the incomplete checkpoint checkpoint_step_00000002 (missing ds/" in printed
-    assert "resumed from the checkpoint at step 1" in printed
-    assert [r["step"] for r in read_metrics(out)] == [1, 2]  # step 2 trained again, each step logged once
-    assert (out / "final" / "model.safetensors").is_file() and again["last_loss"] is not None
 
 
 def test_bad_inputs_fail_with_clear_messages(ray_local, tiny_llama, tmp_path):
