@@ -11,6 +11,7 @@ for over 12 minutes on 2 cores, and without AVX-512 bf16 has no fast path), with
 prefill, with a KV cache of `kv_cache_gb` and every core; the separate tokenize/detokenize
 stages are off: the engine tokenizes and detokenizes itself, and two more actors would only
 compete with it for the few cores there are.
+The engine gets vLLM's offline batch defaults (`offline_batch_defaults`), as `LLM.generate` would.
 Engine metrics are off: Ray Data LLM exports them through `ray[serve]`'s Prometheus wrappers,
 which this project does not install (its default of on killed the first engine actor).
 """
@@ -42,9 +43,22 @@ def require_vllm(key: str) -> None:
         raise ConfigError(f"{key}: vllm: {INSTALL_HINT}")
 
 
+def offline_batch_defaults(cfg: TeacherConfig, max_model_len: int) -> dict[str, Any]:
+    """vLLM's offline defaults (what its `LLM` class gets). Ray Data LLM builds the engine config
+    without a usage context, so an engine left alone gets the serving fallbacks (128 sequences,
+    2048 tokens a step) and computes per-step statistics for loggers that are off here."""
+    world = cfg.tensor_parallel_size
+    if cfg.use_gpu:  # vLLM's values for a GPU the driver cannot query; H100-class: 1024 and 16384
+        return {"max_num_seqs": 256, "max_num_batched_tokens": 8192, "disable_log_stats": True}
+    # without chunked prefill a whole prompt must fit in one step
+    return {"max_num_seqs": 256 * world, "max_num_batched_tokens": max(4096 * world, max_model_len),
+            "disable_log_stats": True}
+
+
 def engine_kwargs(cfg: TeacherConfig, max_model_len: int) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"tensor_parallel_size": cfg.tensor_parallel_size, "max_model_len": max_model_len,
-                              "enable_prefix_caching": True}  # 8-shot prompts share long prefixes
+                              "enable_prefix_caching": True,  # 8-shot prompts share long prefixes
+                              **offline_batch_defaults(cfg, max_model_len)}
     if not cfg.use_gpu:
         # Whole prefills: vLLM rewinds a seeded sample's generator after a partial (chunked)
         # prefill, which CPU generators cannot do ("CPU Generator does not use offset"); the
@@ -69,12 +83,10 @@ def runtime_env(cfg: TeacherConfig) -> dict[str, Any]:
 
 
 def concurrent_batches(cfg: TeacherConfig) -> int:
-    """Batches each engine actor takes at once: enough to fill vLLM's scheduler (`max_num_seqs`;
-    vLLM's own default for offline use: 256 sequences per engine on CPU, 1024 on GPU), as a
-    plain `LLM.generate` would. Ray Data LLM's default of 8 holds 64 rows of batch 8, and a
+    """Batches each engine actor takes at once: enough to fill vLLM's scheduler (`max_num_seqs`),
+    as a plain `LLM.generate` would. Ray Data LLM's default of 8 holds 64 rows of batch 8, and a
     batch frees its slot only when its slowest row is done."""
-    default_seqs = (1024 if cfg.use_gpu else 256) * cfg.tensor_parallel_size
-    max_num_seqs = int(cfg.engine_kwargs.get("max_num_seqs", default_seqs))
+    max_num_seqs = int(engine_kwargs(cfg, cfg.max_model_len)["max_num_seqs"])
     return max(8, math.ceil(max_num_seqs / cfg.batch_size))
 
 

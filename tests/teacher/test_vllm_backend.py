@@ -41,6 +41,18 @@ def test_gpu_engine_gets_a_gpu_per_rank_and_separate_tokenizer_stages():
     assert config.tokenize_stage["num_cpus"] <= 0.25 and config.detokenize_stage["concurrency"] == 2
 
 
+def test_the_engine_gets_vllms_offline_batch_defaults_not_the_serving_fallbacks():
+    """Ray Data LLM's engine config has no usage context: unset, these would be 128 sequences and
+    2048 tokens a step, with per-step statistics computed for loggers that are off."""
+    cpu = engine_config(CFG, "m", max_model_len=8192).engine_kwargs
+    assert cpu["max_num_seqs"] == 256 * 4 and cpu["disable_log_stats"] is True
+    assert cpu["max_num_batched_tokens"] == 4096 * 4  # and never below a whole prompt (no chunked prefill)
+    one = engine_config(CFG.model_copy(update={"tensor_parallel_size": 1}), "m", max_model_len=8192).engine_kwargs
+    assert one["max_num_batched_tokens"] == 8192
+    gpu = engine_config(CFG.model_copy(update={"use_gpu": True}), "m").engine_kwargs
+    assert (gpu["max_num_seqs"], gpu["max_num_batched_tokens"], gpu["disable_log_stats"]) == (256, 8192, True)
+
+
 def test_user_engine_kwargs_win():
     config = engine_config(CFG.model_copy(update={"engine_kwargs": {"dtype": "bfloat16", "max_num_seqs": 8}}), "m")
     assert config.engine_kwargs["dtype"] == "bfloat16" and config.engine_kwargs["max_num_seqs"] == 8
@@ -48,8 +60,8 @@ def test_user_engine_kwargs_win():
 
 def test_enough_batches_in_flight_to_fill_the_engine_scheduler():
     assert engine_config(CFG, "m").max_concurrent_batches == 256 * 4 // 16  # vLLM's CPU default, per TP rank
-    gpu = engine_config(CFG.model_copy(update={"use_gpu": True, "tensor_parallel_size": 1, "batch_size": 64}), "m")
-    assert gpu.max_concurrent_batches == 1024 // 64
+    gpu = engine_config(CFG.model_copy(update={"use_gpu": True, "tensor_parallel_size": 1, "batch_size": 16}), "m")
+    assert gpu.max_concurrent_batches == 256 // 16
     small = CFG.model_copy(update={"engine_kwargs": {"max_num_seqs": 16}})
     assert engine_config(small, "m").max_concurrent_batches == 8  # never below Ray Data LLM's default
 
