@@ -187,7 +187,7 @@ def _stored_lines(root):
     return sum(len(p.read_text().splitlines()) for p in Path(root).glob("*.jsonl")) if Path(root).is_dir() else 0
 
 
-def test_kill_9_resumes_without_resending_and_matches_an_uninterrupted_run(scripted, tmp_path):
+def test_kill_9_resumes_without_resending_and_matches_an_uninterrupted_run(ray_local, scripted, tmp_path):
     log = tmp_path / "server.jsonl"
     server = scripted(latency_s=0.4, answers=_oracle(10), log_path=str(log))
     killed = tmp_path / "killed"
@@ -208,8 +208,8 @@ def test_kill_9_resumes_without_resending_and_matches_an_uninterrupted_run(scrip
     assert resent == []
     stats = json.loads((killed / "stats.json").read_text())
     assert stats["requests"]["served_from_cache"] >= len(stored)
-    clean = tmp_path / "clean"
-    assert _cli(_write_config(tmp_path / "b.yaml", clean, server.base_url, 10)).wait(timeout=300) == 0
+    clean = tmp_path / "clean"  # the uninterrupted run: in this process (the kill is what needs a command)
+    run_augment(load_config(str(_write_config(tmp_path / "b.yaml", clean, server.base_url, 10)), []))
     assert (killed / "metamathqa.jsonl").read_text() == (clean / "metamathqa.jsonl").read_text()
     # the counts agree too: a resumed run counts each sample once, whether bought now or before
     resumed, fresh = stats, json.loads((clean / "stats.json").read_text())
