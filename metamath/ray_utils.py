@@ -46,6 +46,11 @@ def _sigint_ignored_by_children(local: bool):
         signal.signal(signal.SIGINT, previous)
 
 
+def _unreachable(address: str, why: str) -> MetaMathError:
+    return MetaMathError(f"RAY_ADDRESS={address!r}: cannot connect to a Ray cluster there ({why}); "
+                         "unset RAY_ADDRESS to run on this machine alone")
+
+
 def _check_reachable(address: str) -> None:
     """A cluster's GCS address (`host:port`) that nothing answers fails here, in seconds: ray.init
     retries it for about ten minutes before saying anything."""
@@ -57,8 +62,7 @@ def _check_reachable(address: str) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
     except OSError as exc:
-        raise MetaMathError(f"RAY_ADDRESS={address!r}: cannot connect to a Ray cluster there ({exc.strerror or exc}); "
-                            "unset RAY_ADDRESS to run on this machine alone") from None
+        raise _unreachable(address, exc.strerror or str(exc)) from None
 
 
 def ensure_ray() -> None:
@@ -77,9 +81,7 @@ def ensure_ray() -> None:
         with _sigint_ignored_by_children(address == "local"):
             ray.init(address=address, **kwargs)
     except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
-        raise MetaMathError(f"RAY_ADDRESS={address!r}: cannot connect to a Ray cluster there "
-                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                            "unset RAY_ADDRESS to run on this machine alone") from None
+        raise _unreachable(address, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # our own progress bars count samples, not blocks
     ctx.print_on_execution_start = False

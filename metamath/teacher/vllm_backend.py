@@ -82,12 +82,11 @@ def runtime_env(cfg: TeacherConfig) -> dict[str, Any]:
     return {"env_vars": env}
 
 
-def concurrent_batches(cfg: TeacherConfig) -> int:
+def concurrent_batches(cfg: TeacherConfig, kwargs: dict[str, Any]) -> int:
     """Batches each engine actor takes at once: enough to fill vLLM's scheduler (`max_num_seqs`),
     as a plain `LLM.generate` would. Ray Data LLM's default of 8 holds 64 rows of batch 8, and a
     batch frees its slot only when its slowest row is done."""
-    max_num_seqs = int(engine_kwargs(cfg, cfg.max_model_len)["max_num_seqs"])
-    return max(8, math.ceil(max_num_seqs / cfg.batch_size))
+    return max(8, math.ceil(int(kwargs["max_num_seqs"]) / cfg.batch_size))
 
 
 def allow_every_batch_of_a_block(batches: int) -> None:
@@ -115,10 +114,11 @@ def engine_config(cfg: TeacherConfig, model_source: str, max_model_len: int = 40
     from ray.data.llm import vLLMEngineProcessorConfig
 
     light = {"num_cpus": LIGHT_CPUS, "concurrency": cfg.replicas}
+    kwargs = engine_kwargs(cfg, max_model_len)
     separate_tokenizer = light if cfg.use_gpu else False
     return vLLMEngineProcessorConfig(
         model_source=model_source,
-        engine_kwargs=engine_kwargs(cfg, max_model_len),
+        engine_kwargs=kwargs,
         placement_group_config=placement(cfg),
         runtime_env=runtime_env(cfg),
         log_engine_metrics=False,
@@ -128,7 +128,7 @@ def engine_config(cfg: TeacherConfig, model_source: str, max_model_len: int = 40
         detokenize_stage=separate_tokenizer,
         concurrency=cfg.replicas,
         batch_size=cfg.batch_size,
-        max_concurrent_batches=concurrent_batches(cfg),
+        max_concurrent_batches=concurrent_batches(cfg, kwargs),
         accelerator_type=None,
     )
 
