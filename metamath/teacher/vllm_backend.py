@@ -141,8 +141,12 @@ def expand_samples(group: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def preprocess_row(row: dict[str, Any], cfg: TeacherConfig) -> dict[str, Any]:
     request = json.loads(row["messages_json"])
+    # stream_interval: only the first and the final output of a request leave the engine's output
+    # processor, as with `LLM.generate` (FINAL_ONLY, an enum Ray Data's rows cannot carry): the
+    # stage reads only the final one, and every step's cumulative output of every request was
+    # work for the actor beside the engine.
     params = {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": cfg.max_tokens,
-              "seed": int(row["key"][:8], 16)}
+              "seed": int(row["key"][:8], 16), "stream_interval": cfg.max_tokens}
     if cfg.stop:
         params["stop"] = list(cfg.stop)
     prompt = {"prompt": request} if isinstance(request, str) else {"messages": request}

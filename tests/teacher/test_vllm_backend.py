@@ -89,7 +89,8 @@ def test_rows_in_and_out():
     assert [r["sample_index"] for r in rows] == [0, 1]
     prepared = preprocess_row(rows[1], CFG)
     assert prepared["messages"] == [{"role": "user", "content": "q"}]
-    assert prepared["sampling_params"] == {"temperature": 0.7, "top_p": 1.0, "max_tokens": 300, "seed": int("b" * 8, 16)}
+    assert prepared["sampling_params"] == {"temperature": 0.7, "top_p": 1.0, "max_tokens": 300, "seed": int("b" * 8, 16),
+                                           "stream_interval": 300}
     out = response_row({**rows[1], "generated_text": "The answer is 3", "num_input_tokens": 5, "num_generated_tokens": 4,
                         "time_taken_llm": 0.5}, max_tokens=300)
     assert out["key"] == "b" * 64 and out["status"] == "ok" and out["completion_tokens"] == 4 and out["meta"] == "{}"
