@@ -255,7 +255,6 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
     """Every sample of `groups` (a Dataset of RequestGroup rows) into `out_dir`: from the store
     where it holds one, else from the teacher. Re-running a round sends only what is missing."""
     from metamath.progress import Tally, run_with_progress
-    from metamath.teacher.lookup import cached_samples
 
     store = Store(store_root)
     store.compact()  # a crashed run's journal becomes readable segments first
@@ -264,14 +263,36 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
     if batches is not None:
         batches.resume()  # what earlier runs submitted is in the store before the lookup
         store.compact()
-    resolved = lookup(groups, store) if groups is not None else None
+    resolved, totals = _resolve(groups, store, cfg, batches)
     if resolved is None:  # nothing asked (e.g. no round-2 work)
         clear_folder(out_dir)
         run = batches.as_run() if batches else TeacherRun()
         if batches:
             batches.close()
         return Round(out_dir, run, 0)
-    totals = column_totals(resolved, ["n_pending", "n_cached", "has_pending"])
+    tally = Tally.remote()
+    parts = _sample_parts(resolved, totals, cfg, store_root, run_tag, chat, batches, tally)
+    clear_folder(out_dir)
+    if parts:
+        rows = union_all(parts)
+        run_with_progress(lambda: rows.write_parquet(out_dir, ray_remote_args={"num_cpus": LIGHT_CPUS}), tally,
+                          totals["n_pending"], f"{label}: {totals['n_cached']} on file")
+    run, count, stages = ray.get(tally_round.remote(out_dir, store_root, run_tag))
+    result = TeacherRun(**run)
+    if batches is not None:
+        result.merge(batches.as_run())
+        batches.close()
+    return Round(out_dir, result, count, stages)
+
+
+def _resolve(groups, store: Store, cfg: TeacherConfig, batches) -> tuple[Any, dict[str, int]]:
+    """`groups` looked up in the store: (resolved groups, their pending/cached totals), after a
+    batch submission of what was missing; (None, {}) when nothing was asked."""
+    columns = ["n_pending", "n_cached", "has_pending"]
+    resolved = lookup(groups, store) if groups is not None else None
+    if resolved is None:
+        return None, {}
+    totals = column_totals(resolved, columns)
     if totals["n_pending"] and cfg.backend == "openai":
         import asyncio
 
@@ -282,31 +303,27 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
         batches.send(pending_samples(resolved))
         store.compact()
         resolved = lookup(groups, store)  # what came back is on file now; the rest was given up on
-        totals = column_totals(resolved, ["n_pending", "n_cached", "has_pending"])
-    n_pending, n_cached = totals["n_pending"], totals["n_cached"]
-    tally = Tally.remote()
+        totals = column_totals(resolved, columns)
+    return resolved, totals
+
+
+def _sample_parts(resolved, totals: dict[str, int], cfg: TeacherConfig, store_root: str, run_tag: str, chat: bool,
+                  batches, tally) -> list:
+    """The round's rows as Datasets: the samples on file, and those sent now (counted by `tally`)."""
+    from metamath.teacher.lookup import cached_samples
+
     parts = []
-    if n_cached:
+    if totals["n_cached"]:
         bought_by = run_tag if batches is not None else None  # collected by this run: not from cache
         parts.append(resolved.flat_map(cached_samples, fn_kwargs={"bought_by": bought_by}, num_cpus=LIGHT_CPUS)
                      .map_batches(to_schema, batch_format="pyarrow", num_cpus=LIGHT_CPUS))
-    if n_pending:
+    if totals["n_pending"]:
         todo = pending_groups(resolved)
         sent = (batches.given_up(todo) if batches is not None else
                 _through_backend(todo, cfg, store_root, run_tag, totals["has_pending"], chat))
         parts.append(sent.flat_map(expand_fanout, num_cpus=LIGHT_CPUS)
                      .map_batches(to_schema, fn_kwargs={"tally": tally}, batch_format="pyarrow", num_cpus=LIGHT_CPUS))
-    clear_folder(out_dir)
-    if parts:
-        rows = union_all(parts)
-        run_with_progress(lambda: rows.write_parquet(out_dir, ray_remote_args={"num_cpus": LIGHT_CPUS}), tally,
-                          n_pending, f"{label}: {n_cached} on file")
-    run, count, stages = ray.get(tally_round.remote(out_dir, store_root, run_tag))
-    result = TeacherRun(**run)
-    if batches is not None:
-        result.merge(batches.as_run())
-        batches.close()
-    return Round(out_dir, result, count, stages)
+    return parts
 
 
 def _batch_driver(cfg: TeacherConfig, batch_dir: str | None, store_root: str, run_tag: str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from metamath.config.schema import TrainConfig
@@ -40,58 +41,93 @@ def _setup(cfg: TrainConfig) -> None:
     warnings.filterwarnings("ignore", message=r".*(all_gather_into_tensor|reduce_scatter_tensor).*")
 
 
+@dataclass
+class _Training:
+    """What every step of one worker's run needs."""
+
+    cfg: TrainConfig
+    plan: StepPlan
+    engine: Any
+    scheduler: Any
+    clip: float | None  # the loop clips (MAX_GRAD_NORM) where DeepSpeed cannot
+    world: int
+    mirror: Any  # local folder for metrics and exports (uploaded when the output is a URI)
+    log: MetricsLog | None  # rank 0 only
+
+
 def train_worker(config: dict[str, Any]) -> None:
+    import ray.train
+
+    run, tokenizer, step = _start(config)
+    shard = ray.train.get_dataset_shard("train")
+    saved = step
+    while step < run.plan.total_steps:
+        step, saved = _train_epoch(run, shard, step, saved, tokenizer.pad_token_id)
+    if saved != step:
+        _checkpoint(run, step, {"step": step})
+    _export(run.engine, tokenizer, run.cfg, run.mirror, ray.train.get_context().get_world_rank())
+    if run.log:
+        run.log.close()
+
+
+def _start(config: dict[str, Any]) -> tuple[_Training, Any, int]:
+    """Model, engine and the step to start from (a checkpoint's, or 0)."""
     import ray.train
 
     cfg, plan = TrainConfig(**config["train"]), StepPlan(**config["plan"])
     _setup(cfg)
-    rank = ray.train.get_context().get_world_rank()
-    world = ray.train.get_context().get_world_size()
+    context = ray.train.get_context()
     tokenizer = load_tokenizer(config["model_path"])
     engine, scheduler = build_engine(cfg, plan, config["deepspeed"], load_model(cfg, config["model_path"], tokenizer))
     skip_lone_all_reduce(engine, effective_zero_stage(cfg))
-    clip = MAX_GRAD_NORM if loop_clips_gradients(cfg) else None
     step, skipped = restore(engine, f"{cfg.output_dir.rstrip('/')}/{RUN_NAME}")
-    if rank == 0:
+    first = context.get_world_rank() == 0
+    if first:
         for message in skipped:
             sys.stdout.write(f"[train] {message}\n")
         if step:
             sys.stdout.write(f"[train] resumed from the checkpoint at step {step}\n")
     mirror = local_mirror(cfg.output_dir)
-    log = MetricsLog(mirror, plan.total_steps, step) if rank == 0 else None
-    shard = ray.train.get_dataset_shard("train")
-    saved = step
-    while step < plan.total_steps:
-        epoch = step // plan.steps_per_epoch
-        skip = (step % plan.steps_per_epoch) * plan.accumulation
-        losses, tokens, started, waited = [], 0, time.time(), Stopwatch()
-        for batch in waited.over(micro_batches(shard, cfg, plan, epoch, skip, tokenizer.pad_token_id)):
-            lr = scheduler.get_last_lr()[0]
-            loss, n, norm = forward_backward(engine, batch, clip)
-            losses.append(loss)
-            tokens += n
-            if len(losses) < plan.accumulation:
-                continue
-            step += 1
-            loss_sum, token_sum = all_reduce_sum(engine, [sum(losses) / len(losses), tokens])
-            elapsed = max(time.time() - started, 1e-9)
-            row = {"step": step, "loss": loss_sum / world, "lr": lr, "grad_norm": norm if clip else _grad_norm(engine),
-                   "tokens_per_s": token_sum / elapsed, "tokens": int(token_sum), "step_s": round(elapsed, 4),
-                   "data_s": round(waited.total, 4), "epoch": round(step / plan.steps_per_epoch, 4)}
-            if log:
-                log.log(row)
-            if (cfg.save_every_steps and step % cfg.save_every_steps == 0) or step == plan.total_steps:
-                _checkpoint(engine, step, row, log, mirror, cfg)
-                saved = step
-            losses, tokens, started = [], 0, time.time()
-            waited.total = 0.0
-            if step >= plan.total_steps:
-                break
-    if saved != step:
-        _checkpoint(engine, step, {"step": step}, log, mirror, cfg)
-    _export(engine, tokenizer, cfg, mirror, rank)
-    if log:
-        log.close()
+    run = _Training(cfg, plan, engine, scheduler, MAX_GRAD_NORM if loop_clips_gradients(cfg) else None,
+                    context.get_world_size(), mirror, MetricsLog(mirror, plan.total_steps, step) if first else None)
+    return run, tokenizer, step
+
+
+def _train_epoch(run: _Training, shard: Any, step: int, saved: int, pad_id: int) -> tuple[int, int]:
+    """Optimizer steps from `step` to the end of its epoch (or of the run): (step, last step saved)."""
+    plan = run.plan
+    skip = (step % plan.steps_per_epoch) * plan.accumulation  # a resumed epoch skips what was done
+    losses, tokens, started, waited = [], 0, time.time(), Stopwatch()
+    for batch in waited.over(micro_batches(shard, run.cfg, plan, step // plan.steps_per_epoch, skip, pad_id)):
+        lr = run.scheduler.get_last_lr()[0]
+        loss, n, norm = forward_backward(run.engine, batch, run.clip)
+        losses.append(loss)
+        tokens += n
+        if len(losses) < plan.accumulation:
+            continue
+        step += 1
+        row = _step_row(run, step, losses, tokens, lr, norm, started, waited.total)
+        if run.log:
+            run.log.log(row)
+        if (run.cfg.save_every_steps and step % run.cfg.save_every_steps == 0) or step == plan.total_steps:
+            _checkpoint(run, step, row)
+            saved = step
+        losses, tokens, started = [], 0, time.time()
+        waited.total = 0.0
+        if step >= plan.total_steps:
+            break
+    return step, saved
+
+
+def _step_row(run: _Training, step: int, losses: list[float], tokens: int, lr: float, norm: float | None,
+              started: float, data_s: float) -> dict[str, Any]:
+    """One optimizer step's metrics, summed over the workers (a collective: every rank calls it)."""
+    loss_sum, token_sum = all_reduce_sum(run.engine, [sum(losses) / len(losses), tokens])
+    elapsed = max(time.time() - started, 1e-9)
+    return {"step": step, "loss": loss_sum / run.world, "lr": lr,
+            "grad_norm": norm if run.clip else _grad_norm(run.engine), "tokens_per_s": token_sum / elapsed,
+            "tokens": int(token_sum), "step_s": round(elapsed, 4), "data_s": round(data_s, 4),
+            "epoch": round(step / run.plan.steps_per_epoch, 4)}
 
 
 def _grad_norm(engine: Any) -> float | None:
@@ -99,11 +135,11 @@ def _grad_norm(engine: Any) -> float | None:
     return None if norm is None else float(norm)
 
 
-def _checkpoint(engine: Any, step: int, row: dict, log: Any, mirror: Any, cfg: TrainConfig) -> None:
-    save_checkpoint(engine, step, row)
-    if log:  # a URI output gets the metrics and events with every checkpoint
-        upload(log.path, cfg.output_dir, "metrics.jsonl")
-        upload(mirror / "tensorboard", cfg.output_dir, "tensorboard")
+def _checkpoint(run: _Training, step: int, row: dict) -> None:
+    save_checkpoint(run.engine, step, row)
+    if run.log:  # a URI output gets the metrics and events with every checkpoint
+        upload(run.log.path, run.cfg.output_dir, "metrics.jsonl")
+        upload(run.mirror / "tensorboard", run.cfg.output_dir, "tensorboard")
 
 
 def _export(engine: Any, tokenizer: Any, cfg: TrainConfig, mirror: Any, rank: int) -> None:
