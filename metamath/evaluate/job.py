@@ -21,7 +21,13 @@ from metamath.config import MetaMathConfig
 from metamath.config.schema import EvaluateConfig
 from metamath.data.benchmarks import load_benchmark
 from metamath.evaluate.requests import decoder_config, problem_group
-from metamath.evaluate.results import decode_stats, prediction_batch, report_from_predictions, write_markdown
+from metamath.evaluate.results import (
+    SORT_IN_ONE_TASK_ROWS,
+    decode_stats,
+    prediction_batch,
+    report_from_predictions,
+    write_markdown,
+)
 from metamath.ray_utils import small_dataset
 from metamath.scoring.report import report_table, write_report
 from metamath.teacher.runner import LIGHT_CPUS, clear_folder, read_shards, run_round
@@ -43,8 +49,11 @@ def decode_and_score(cfg: EvaluateConfig, benchmark: str, items, decoder, out: s
     rows = read_shards(decoded.path)
     if rows is None:
         return decoded, scored, False
-    rows.map_batches(prediction_batch, fn_kwargs={"benchmark": benchmark, "prompt": cfg.prompt},
-                     batch_format="pyarrow", batch_size=64).sort(["index", "sample_index"]).write_parquet(scored)
+    scored_rows = rows.map_batches(prediction_batch, fn_kwargs={"benchmark": benchmark, "prompt": cfg.prompt},
+                                   batch_format="pyarrow", batch_size=64)
+    if decoded.rows > SORT_IN_ONE_TASK_ROWS:  # else the reader sorts (sorted_rows)
+        scored_rows = scored_rows.sort(["index", "sample_index"])
+    scored_rows.write_parquet(scored)
     return decoded, scored, True
 
 

@@ -101,13 +101,26 @@ def report_from_predictions(scored: str, jsonl_path: str, max_tokens: int) -> tu
     return report, {"edges": [i * width for i in range(HISTOGRAM_BINS + 2)], "counts": counts}
 
 
+# Up to this many scored rows (a benchmark's items times its samples: MATH's 5,000 at k=4) are
+# sorted in the task that reads them; Ray Data's distributed sort (a sampling pass, then a
+# shuffle) cost ~8 s per benchmark even for a few rows, more than the scoring itself.
+SORT_IN_ONE_TASK_ROWS = 20_000
+
+
 def sorted_rows(scored: str):
-    """Rows of shards written after a sort by `index`: the shards are ranges, read in order."""
+    """Scored rows by (index, sample_index): shards of up to SORT_IN_ONE_TASK_ROWS rows are
+    read whole and sorted; larger ones were written after a Ray Data sort, as ranges read in order."""
+    import pyarrow.dataset as pads
     import pyarrow.parquet as pq
 
     from metamath.teacher.runner import shard_files
 
     files = [f for f in shard_files(scored) if pq.ParquetFile(f).metadata.num_rows]
+    if sum(pq.ParquetFile(f).metadata.num_rows for f in files) <= SORT_IN_ONE_TASK_ROWS:
+        table = pads.dataset(files, format="parquet").to_table() if files else None
+        if table is not None:
+            yield from table.sort_by([("index", "ascending"), ("sample_index", "ascending")]).to_pylist()
+        return
     files.sort(key=lambda f: pq.ParquetFile(f).read_row_group(0, columns=["index"]).column(0)[0].as_py())
     for path in files:
         for batch in pq.ParquetFile(path).iter_batches():
