@@ -57,3 +57,22 @@ def test_a_prompt_asked_twice_is_sent_once_and_both_askers_get_it(ray_local, scr
     assert len(log.read_text().splitlines()) == 2 and again.run.sent == 0
     assert again.run.from_cache == 3 and again.run.reused == 2 and again.rows == 5
     assert Store(str(tmp_path / "store")).journal_files() == []  # compacted into a segment
+
+
+def test_small_and_large_shard_folders_read_the_same_rows(ray_local, tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from metamath.teacher import runner
+
+    (tmp_path / "part").mkdir()
+    # a shard whose column is all null (typed null) beside one with strings: read_parquet unifies them
+    pq.write_table(pa.table({"key": ["a", "b"], "text": pa.nulls(2)}), tmp_path / "0.parquet")
+    pq.write_table(pa.table({"key": [f"k{i}" for i in range(2500)], "text": ["x"] * 2500}), tmp_path / "part" / "1.parquet")
+    small = read_shards(str(tmp_path))
+    assert small.num_blocks() == 3  # 2,502 rows in blocks of 1,024
+    monkeypatch.setattr(runner, "SMALL_SHARDS_BYTES", 0)
+    large = read_shards(str(tmp_path), columns=["key"])
+    assert sorted(r["key"] for r in small.take_all()) == sorted(r["key"] for r in large.take_all())
+    assert sum(r["text"] == "x" for r in small.take_all()) == 2500
+    assert read_shards(str(tmp_path / "missing")) is None
