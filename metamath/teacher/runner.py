@@ -24,7 +24,7 @@ import ray
 from metamath.config import TeacherConfig
 from metamath.teacher.ledger import clear_ledger
 from metamath.teacher.store import Store
-from metamath.ray_utils import LIGHT_CPUS
+from metamath.ray_utils import LIGHT_CPUS, SMALL_PARQUET_BYTES, parquet_in_driver
 
 CALLS_PER_ACTOR = 4  # batches an `openai` actor works on at once (they share its event loop)
 
@@ -374,13 +374,6 @@ def shard_files(path: str) -> list[str]:
     return [info.path for info in shard_infos(path)]
 
 
-# Shards up to this size are read by the driver into blocks of READ_BLOCK_ROWS rows: Ray Data's
-# read_parquet spends 2-8 s here on its metadata and sizing tasks even for a few rows, and a
-# small job reads a dozen such folders. Larger folders stream through read_parquet.
-SMALL_SHARDS_BYTES = 32 << 20
-READ_BLOCK_ROWS = 1024
-
-
 def read_shards(path: str, columns: list[str] | None = None):
     """The shards of a round (or any stage) as a Dataset; None when it wrote nothing."""
     infos = shard_infos(path)
@@ -388,20 +381,12 @@ def read_shards(path: str, columns: list[str] | None = None):
         return None
     prefix = path.split("://", 1)[0] + "://" if "://" in path else ""
     files = [prefix + i.path if prefix else i.path for i in infos]
-    if sum(i.size or 0 for i in infos) <= SMALL_SHARDS_BYTES:
-        return _small_dataset(path, infos, columns)
+    if sum(i.size or 0 for i in infos) <= SMALL_PARQUET_BYTES:  # read_parquet's fixed cost outweighs the work
+        import pyarrow.fs as pafs
+
+        fs = pafs.FileSystem.from_uri(path)[0] if "://" in path else pafs.LocalFileSystem()
+        return parquet_in_driver(fs, [i.path for i in infos], columns)
     return ray.data.read_parquet(files, columns=columns, ray_remote_args={"num_cpus": LIGHT_CPUS})
-
-
-def _small_dataset(path: str, infos: list, columns: list[str] | None):
-    import pyarrow.fs as pafs
-    import pyarrow.parquet as pq
-
-    fs = pafs.FileSystem.from_uri(path)[0] if "://" in path else pafs.LocalFileSystem()
-    tables = [pq.read_table(info.path, columns=columns, filesystem=fs) for info in infos]
-    table = pa.concat_tables(tables, promote_options="permissive")  # as read_parquet unifies shard schemas
-    blocks = [table.slice(start, READ_BLOCK_ROWS) for start in range(0, table.num_rows, READ_BLOCK_ROWS)]
-    return ray.data.from_arrow(blocks or [table])
 
 
 def count_by(ds, columns: list[str]) -> Counter:
