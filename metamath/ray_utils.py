@@ -105,13 +105,16 @@ SMALL_PARQUET_BYTES = 32 << 20
 SMALL_READ_BLOCK_ROWS = 1024
 
 
-def parquet_in_driver(fs, paths: list[str], columns: list[str] | None = None, schema=None):
-    """A dataset of a few small Parquet files, read here (shard schemas unified as read_parquet
-    does, or cast to `schema`)."""
+def read_parquet_files(fs, paths: list[str], uri, columns: list[str] | None = None, schema=None, **read_args):
+    """Parquet files as a Dataset: up to SMALL_PARQUET_BYTES read here (schemas unified as
+    read_parquet does, or cast to `schema`), larger ones through read_parquet (`uri` names a path
+    as Ray Data reads it)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     import ray
 
+    if sum(info.size or 0 for info in fs.get_file_info(paths)) > SMALL_PARQUET_BYTES:
+        return ray.data.read_parquet([uri(p) for p in paths], columns=columns, schema=schema, **read_args)
     tables = [pq.read_table(path, columns=columns, filesystem=fs, schema=schema) for path in paths]
     table = pa.concat_tables(tables, promote_options="permissive")
     blocks = [table.slice(start, SMALL_READ_BLOCK_ROWS) for start in range(0, table.num_rows, SMALL_READ_BLOCK_ROWS)]

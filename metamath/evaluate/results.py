@@ -115,8 +115,9 @@ def sorted_rows(scored: str):
 
     from metamath.teacher.runner import shard_files
 
-    files = [f for f in shard_files(scored) if pq.ParquetFile(f).metadata.num_rows]
-    if sum(pq.ParquetFile(f).metadata.num_rows for f in files) <= SORT_IN_ONE_TASK_ROWS:
+    rows = {f: pq.ParquetFile(f).metadata.num_rows for f in shard_files(scored)}
+    files = [f for f, n in rows.items() if n]
+    if sum(rows.values()) <= SORT_IN_ONE_TASK_ROWS:
         table = pads.dataset(files, format="parquet").to_table() if files else None
         if table is not None:
             yield from table.sort_by([("index", "ascending"), ("sample_index", "ascending")]).to_pylist()

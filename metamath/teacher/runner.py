@@ -24,7 +24,7 @@ import ray
 from metamath.config import TeacherConfig
 from metamath.teacher.ledger import clear_ledger
 from metamath.teacher.store import Store
-from metamath.ray_utils import LIGHT_CPUS, SMALL_PARQUET_BYTES, parquet_in_driver
+from metamath.ray_utils import LIGHT_CPUS, read_parquet_files
 
 CALLS_PER_ACTOR = 4  # batches an `openai` actor works on at once (they share its event loop)
 
@@ -359,34 +359,26 @@ TALLY_COLUMNS = ["cached", "reused", "attempts", "retries", "status", "reason", 
                  "latency_s", "finished_at"]
 
 
-def shard_infos(path: str) -> list:
-    """The Parquet shards under `path` (pyarrow FileInfos, sorted by path); [] when it is missing."""
+def shard_files(path: str) -> list[str]:
     import pyarrow.fs as pafs
 
     fs, inner = pafs.FileSystem.from_uri(path) if "://" in path else (pafs.LocalFileSystem(), path)
     if fs.get_file_info(inner).type == pafs.FileType.NotFound:
         return []
     infos = fs.get_file_info(pafs.FileSelector(inner, recursive=True))
-    return sorted((i for i in infos if i.base_name.endswith(".parquet")), key=lambda i: i.path)
-
-
-def shard_files(path: str) -> list[str]:
-    return [info.path for info in shard_infos(path)]
+    return sorted(i.path for i in infos if i.base_name.endswith(".parquet"))
 
 
 def read_shards(path: str, columns: list[str] | None = None):
     """The shards of a round (or any stage) as a Dataset; None when it wrote nothing."""
-    infos = shard_infos(path)
-    if not infos:
-        return None
-    prefix = path.split("://", 1)[0] + "://" if "://" in path else ""
-    files = [prefix + i.path if prefix else i.path for i in infos]
-    if sum(i.size or 0 for i in infos) <= SMALL_PARQUET_BYTES:  # read_parquet's fixed cost outweighs the work
-        import pyarrow.fs as pafs
+    import pyarrow.fs as pafs
 
-        fs = pafs.FileSystem.from_uri(path)[0] if "://" in path else pafs.LocalFileSystem()
-        return parquet_in_driver(fs, [i.path for i in infos], columns)
-    return ray.data.read_parquet(files, columns=columns, ray_remote_args={"num_cpus": LIGHT_CPUS})
+    files = shard_files(path)
+    if not files:
+        return None
+    fs = pafs.FileSystem.from_uri(path)[0] if "://" in path else pafs.LocalFileSystem()
+    prefix = path.split("://", 1)[0] + "://" if "://" in path else ""
+    return read_parquet_files(fs, files, lambda f: prefix + f, columns, ray_remote_args={"num_cpus": LIGHT_CPUS})
 
 
 def count_by(ds, columns: list[str]) -> Counter:

@@ -223,17 +223,11 @@ class Store:
 
     def dataset(self):
         """The compacted store as a Ray Dataset (None when empty). Compact first. A small store
-        is read by the driver (read_parquet's fixed cost: see ray_utils.parquet_in_driver)."""
-        import ray
-
-        from metamath.ray_utils import SMALL_PARQUET_BYTES, parquet_in_driver
+        is read by the driver (read_parquet's fixed cost: see ray_utils.read_parquet_files)."""
+        from metamath.ray_utils import read_parquet_files
 
         paths = self.segment_paths()
-        if not paths:
-            return None
-        if sum(info.size or 0 for info in self.fs.get_file_info(paths)) <= SMALL_PARQUET_BYTES:
-            return parquet_in_driver(self.fs, paths, schema=STORE_SCHEMA)
-        return ray.data.read_parquet([self.uri(p) for p in paths], schema=STORE_SCHEMA)
+        return read_parquet_files(self.fs, paths, self.uri, schema=STORE_SCHEMA) if paths else None
 
     def rows(self) -> int:
         """Rows in the segments (from their footers: nothing is read)."""

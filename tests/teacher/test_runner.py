@@ -63,7 +63,7 @@ def test_small_and_large_shard_folders_read_the_same_rows(ray_local, tmp_path, m
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from metamath.teacher import runner
+    from metamath import ray_utils
 
     (tmp_path / "part").mkdir()
     # a shard whose column is all null (typed null) beside one with strings: read_parquet unifies them
@@ -71,7 +71,7 @@ def test_small_and_large_shard_folders_read_the_same_rows(ray_local, tmp_path, m
     pq.write_table(pa.table({"key": [f"k{i}" for i in range(2500)], "text": ["x"] * 2500}), tmp_path / "part" / "1.parquet")
     small = read_shards(str(tmp_path))
     assert small.num_blocks() == 3  # 2,502 rows in blocks of 1,024
-    monkeypatch.setattr(runner, "SMALL_PARQUET_BYTES", 0)
+    monkeypatch.setattr(ray_utils, "SMALL_PARQUET_BYTES", 0)
     large = read_shards(str(tmp_path), columns=["key"])
     assert sorted(r["key"] for r in small.take_all()) == sorted(r["key"] for r in large.take_all())
     assert sum(r["text"] == "x" for r in small.take_all()) == 2500
