@@ -277,7 +277,8 @@ def _ledger_sent(out) -> int:
 
 def test_ctrl_c_stops_sending_and_stores_the_replies_in_flight(scripted, tmp_path):
     log = tmp_path / "server.jsonl"
-    server = scripted(latency_s=3.0, answers=_oracle(8), log_path=str(log))
+    # 6 s per reply: the window between "4 sent" and "a reply came back" must outlast a loaded CI machine
+    server = scripted(latency_s=6.0, answers=_oracle(8), log_path=str(log))
     out = tmp_path / "out"
     data = {"augment": {"dataset": "gsm8k", "limit": 8, "output_dir": str(out), "methods": ["ansaug"],
                         "samples": {"ansaug": 1}},
