@@ -106,9 +106,8 @@ def measure(backend: str, args: argparse.Namespace, prompts: list[str]) -> dict:
     for side in ("plain", "job"):
         ranked = sorted((r[side] for r in rounds), key=lambda r: r["tokens_per_s"])
         result[side] = {**ranked[(len(ranked) - 1) // 2], "rounds_tokens_per_s": [r[side]["tokens_per_s"] for r in rounds]}
-    paired = sorted(r["job"]["tokens_per_s"] / r["plain"]["tokens_per_s"] for r in rounds)
     result["rounds_job_over_plain"] = [r["job"]["tokens_per_s"] / r["plain"]["tokens_per_s"] for r in rounds]
-    result["job_over_plain"] = statistics.median(paired)
+    result["job_over_plain"] = statistics.median(result["rounds_job_over_plain"])
     result["job_over_plain_of_medians"] = result["job"]["tokens_per_s"] / result["plain"]["tokens_per_s"]
     return result
 
