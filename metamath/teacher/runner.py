@@ -241,10 +241,17 @@ def column_totals(ds, columns: list[str]) -> dict[str, int]:
     return totals
 
 
+def folder_fs(path: str):
+    """(pyarrow filesystem, path inside it) for a local folder or a URI (s3://, gs://, ...)."""
+    import pyarrow.fs as pafs
+
+    return pafs.FileSystem.from_uri(path) if "://" in path else (pafs.LocalFileSystem(), path)
+
+
 def clear_folder(path: str) -> None:
     import pyarrow.fs as pafs
 
-    fs, inner = pafs.FileSystem.from_uri(path) if "://" in path else (pafs.LocalFileSystem(), path)
+    fs, inner = folder_fs(path)
     if fs.get_file_info(inner).type != pafs.FileType.NotFound:
         fs.delete_dir_contents(inner, missing_dir_ok=True)
     fs.create_dir(inner, recursive=True)
@@ -362,7 +369,7 @@ TALLY_COLUMNS = ["cached", "reused", "attempts", "retries", "status", "reason", 
 def shard_files(path: str) -> list[str]:
     import pyarrow.fs as pafs
 
-    fs, inner = pafs.FileSystem.from_uri(path) if "://" in path else (pafs.LocalFileSystem(), path)
+    fs, inner = folder_fs(path)
     if fs.get_file_info(inner).type == pafs.FileType.NotFound:
         return []
     infos = fs.get_file_info(pafs.FileSelector(inner, recursive=True))
@@ -371,12 +378,10 @@ def shard_files(path: str) -> list[str]:
 
 def read_shards(path: str, columns: list[str] | None = None):
     """The shards of a round (or any stage) as a Dataset; None when it wrote nothing."""
-    import pyarrow.fs as pafs
-
     files = shard_files(path)
     if not files:
         return None
-    fs = pafs.FileSystem.from_uri(path)[0] if "://" in path else pafs.LocalFileSystem()
+    fs = folder_fs(path)[0]
     prefix = path.split("://", 1)[0] + "://" if "://" in path else ""
     return read_parquet_files(fs, files, lambda f: prefix + f, columns, ray_remote_args={"num_cpus": LIGHT_CPUS})
 
@@ -405,12 +410,7 @@ def iter_shard_batches(path: str, columns: list[str]) -> Iterator[pa.RecordBatch
     files = shard_files(path)
     if not files:
         return
-    fs = None
-    if "://" in path:
-        import pyarrow.fs as pafs
-
-        fs, _ = pafs.FileSystem.from_uri(path)
-    yield from pads.dataset(files, format="parquet", filesystem=fs).to_batches(columns=columns)
+    yield from pads.dataset(files, format="parquet", filesystem=folder_fs(path)[0]).to_batches(columns=columns)
 
 
 def iter_shard_rows(path: str, columns: list[str]) -> Iterator[dict[str, Any]]:
