@@ -133,7 +133,7 @@ def report(
     except MetaMathError as exc:
         _fail(exc)
     print(table)
-    print(f"written: {path} and {path.parent / 'comparison.png'}")
+    print(f"written: {path}, comparison.json and comparison.png beside it")
 
 
 @app.command()
@@ -173,11 +173,11 @@ def analyze_length(
     from metamath.analysis.length import analyze_length as run
 
     try:
-        table, path = run(run_dir, out)
+        table, written = run(run_dir, out)
     except MetaMathError as exc:
         _fail(exc)
     print(table)
-    print(f"written: {path}, {path.with_suffix('.json')} and {path.with_suffix('.png')}")
+    print(f"written: {', '.join(written)}")
 
 
 @analyze.command("perplexity")
@@ -196,11 +196,11 @@ def analyze_perplexity(
 
     try:
         scored = score_perplexity(model, data, template, max_length, limit, batch_size, replicas)
-        table, path = write_perplexity(scored, out, model)
+        table, written = write_perplexity(scored, out, model)
     except MetaMathError as exc:
         _fail(exc)
     print(table)
-    print(f"written: {path}, {path.with_suffix('.json')} and {path.with_suffix('.png')}")
+    print(f"written: {', '.join(written)}")
 
 
 @analyze.command("diversity")
@@ -222,11 +222,11 @@ def analyze_diversity(
 
     try:
         teacher = load_config(config, []).teacher if config else None
-        table, path = run(base, added, out, embedder, limit, gains, teacher)
+        table, written = run(base, added, out, embedder, limit, gains, teacher)
     except MetaMathError as exc:
         _fail(exc)
     print(table)
-    print(f"written: {path} and {path.with_suffix('.json')}")
+    print(f"written: {', '.join(written)}")
 
 
 @app.command()

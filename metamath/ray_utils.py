@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import signal
 import threading
 import os
@@ -57,7 +58,7 @@ def _check_reachable(address: str) -> None:
     import socket
 
     host, _, port = address.rpartition(":")
-    if "://" in address or not host or not port.isdigit():
+    if re.match(r"^[a-z][a-z0-9+.-]*://", address) or not host or not port.isdigit():
         return  # ray:// (Ray Client fails within ~30 s on its own), "auto", or a form Ray parses itself
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
@@ -90,6 +91,33 @@ def ensure_ray() -> None:
     install_handlers()
 
 
+def on_driver_node() -> dict:
+    """Actor options for a job-wide helper (the rate limiter, a progress tally): on the driver's
+    node, which the job cannot outlive anyway, so losing any other node never takes it along.
+    The helpers ask for no CPU: a head started with `num_cpus: 0` hosts them."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)}
+
+
+def rebatch(ds, rows: int, strict: bool = False):
+    """`ds.repartition(target_num_rows_per_block=rows)` whose tasks ask LIGHT_CPUS instead of a
+    whole CPU. Dataset.repartition has no resource arguments, and a whole CPU is what nodes with
+    fractional CPUs left (1-CPU nodes each hosting a 0.5-CPU teacher actor) never have: the
+    round waited forever without a word. Built as Dataset.repartition builds it."""
+    try:
+        from ray.data._internal.logical.interfaces import LogicalPlan
+        from ray.data._internal.logical.operators.map_operator import StreamingRepartition
+        from ray.data.dataset import Dataset
+
+        op = StreamingRepartition(target_num_rows_per_block=rows, input_dependencies=[ds._logical_plan.dag],
+                                  strict=strict, ray_remote_args={"num_cpus": LIGHT_CPUS})
+    except (ImportError, TypeError):  # another Ray's internals: its own repartition
+        return ds.repartition(target_num_rows_per_block=rows, strict=strict)
+    return Dataset._from_parent(ds, LogicalPlan(op, ds.context))
+
+
 def small_dataset(items: list, rows_per_block: int = 1000):
     """A dataset of a few thousand items made in the driver (questions, benchmark items): in a
     few blocks, since Ray Data's default of one task per few items cost 5 s for 200 here."""
@@ -105,17 +133,24 @@ SMALL_PARQUET_BYTES = 32 << 20
 SMALL_READ_BLOCK_ROWS = 1024
 
 
-def read_parquet_files(fs, paths: list[str], uri, columns: list[str] | None = None, schema=None, **read_args):
-    """Parquet files as a Dataset: up to SMALL_PARQUET_BYTES read here (schemas unified as
-    read_parquet does, or cast to `schema`), larger ones through read_parquet (`uri` names a path
-    as Ray Data reads it)."""
+def read_parquet_files(fs, paths: list[str], columns: list[str] | None = None, schema=None, **read_args):
+    """Parquet files (paths inside `fs`) as a Dataset: up to SMALL_PARQUET_BYTES read here
+    (schemas unified as read_parquet does, or cast to `schema`), larger ones through read_parquet."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     import ray
 
     if sum(info.size or 0 for info in fs.get_file_info(paths)) > SMALL_PARQUET_BYTES:
-        return ray.data.read_parquet([uri(p) for p in paths], columns=columns, schema=schema, **read_args)
+        return ray.data.read_parquet(paths, filesystem=fs, columns=columns, schema=schema, **read_args)
     tables = [pq.read_table(path, columns=columns, filesystem=fs, schema=schema) for path in paths]
     table = pa.concat_tables(tables, promote_options="permissive")
     blocks = [table.slice(start, SMALL_READ_BLOCK_ROWS) for start in range(0, table.num_rows, SMALL_READ_BLOCK_ROWS)]
     return ray.data.from_arrow(blocks or [table])
+
+
+def write_parquet(ds, path: str, **write_args) -> None:
+    """`ds` as Parquet shards under `path`, a local folder or any filesystem URI."""
+    from metamath import storage
+
+    inner, fs = storage.for_ray(path)
+    ds.write_parquet(inner, filesystem=fs, **write_args)

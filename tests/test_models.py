@@ -42,8 +42,10 @@ def test_paths_and_hub_ids(tmp_path):
     assert models.resolve_model("meta-llama/Llama-2-7b-hf") == "meta-llama/Llama-2-7b-hf"
 
 
-def test_absolute_model_keeps_names_and_anchors_local_folders(tmp_path, monkeypatch):
+def test_model_reference_keeps_names_and_uris_and_anchors_local_folders(tmp_path, monkeypatch):
     (tmp_path / "m").mkdir()
     monkeypatch.chdir(tmp_path)
-    assert models.absolute_model("m") == str(tmp_path / "m")
-    assert models.absolute_model("meta-llama/Llama-2-7b-hf") == "meta-llama/Llama-2-7b-hf"
+    assert models.model_reference("m") == str(tmp_path / "m")
+    assert models.model_reference("meta-llama/Llama-2-7b-hf") == "meta-llama/Llama-2-7b-hf"
+    assert models.model_reference("s3://bucket/run/final") == "s3://bucket/run/final"
+    assert models.model_reference("smollm2-135m-instruct") == "smollm2-135m-instruct"

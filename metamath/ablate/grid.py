@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+from metamath import storage
 from metamath.config import MetaMathConfig
 from metamath.config.schema import AblateConfig, EvaluateConfig, TrainConfig
 from metamath.errors import ConfigError
@@ -34,7 +35,7 @@ def ablation_data(cfg: MetaMathConfig) -> str:
     if acfg.data_path:
         return acfg.data_path
     if cfg.augment is not None:
-        return cfg.augment.output_dir.rstrip("/") + "/metamathqa.jsonl"
+        return storage.join(cfg.augment.output_dir, "metamathqa.jsonl")
     raise ConfigError(f"{cfg.source or 'the config'}: ablate.data_path is not set and there is no augment "
                       "section to take augment.output_dir/metamathqa.jsonl from")
 
@@ -47,7 +48,7 @@ def types_of(methods: tuple[str, ...]) -> list[str]:
 def build_cells(cfg: MetaMathConfig) -> list[Cell]:
     acfg: AblateConfig = cfg.require("ablate")
     tcfg, ecfg = cfg.require("train"), cfg.require("evaluate")
-    data, out = ablation_data(cfg), acfg.output_dir.rstrip("/") + "/cells"
+    data, out = ablation_data(cfg), storage.join(acfg.output_dir, "cells")
     cells = []
     for size in acfg.sizes:
         for set_name, methods in acfg.method_sets.items():
@@ -55,10 +56,11 @@ def build_cells(cfg: MetaMathConfig) -> list[Cell]:
                 continue  # the originals alone do not change with the size: one cell, at the last size
             rows = size if methods else None
             name = f"{set_name}@{size_label(rows)}"
-            folder = f"{out}/{re.sub(r'[^A-Za-z0-9._+@-]', '_', name)}"
+            folder = storage.join(out, re.sub(r'[^A-Za-z0-9._+@-]', '_', name))
             train = tcfg.model_copy(update={"data_path": data, "types": types_of(tuple(methods)), "max_rows": rows,
-                                            "output_dir": f"{folder}/train"})
-            evaluate = ecfg.model_copy(update={"model": f"{folder}/train/final", "output_dir": f"{folder}/evaluate"})
+                                            "output_dir": storage.join(folder, "train")})
+            evaluate = ecfg.model_copy(update={"model": storage.join(folder, "train", "final"),
+                                               "output_dir": storage.join(folder, "evaluate")})
             cells.append(Cell(name, set_name, tuple(methods), rows, folder, train, evaluate))
     return cells
 

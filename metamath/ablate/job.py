@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import time
 import traceback
-from pathlib import Path
 from typing import Any, Callable, Optional
 
+from metamath import storage
 from metamath.ablate.grid import Cell, ablation_data, build_cells, select_cells
 from metamath.config import MetaMathConfig
 from metamath.errors import DataError, MetaMathError
@@ -31,7 +31,7 @@ def evaluate_step(cfg: MetaMathConfig, cell: Cell) -> tuple[dict[str, str], dict
     from metamath.evaluate.job import run_evaluate
 
     run_evaluate(cfg.model_copy(update={"evaluate": cell.evaluate}), label=cell.name)
-    return {"report": str(Path(cell.evaluate.output_dir) / "report.json")}, {}
+    return {"report": storage.join(cell.evaluate.output_dir, "report.json")}, {}
 
 
 STEPS: dict[str, Step] = {"train": train_step, "evaluate": evaluate_step}
@@ -44,7 +44,7 @@ def run_ablate(cfg: MetaMathConfig, steps: Optional[dict[str, Step]] = None) -> 
     cells = build_cells(cfg)
     chosen = select_cells(cells, acfg.cells)
     data = ablation_data(cfg)
-    if "://" not in data and not Path(data).is_file():
+    if not storage.is_file(data):
         raise DataError(f"{data}: the augment output the ablation trains on is missing (ablate.data_path)")
     state, started = PipelineState(acfg.output_dir, "ablate_state.json"), time.time()
     failed = [cell.name for i, cell in enumerate(chosen, 1) if not run_cell(cfg, cell, state, f"{i}/{len(chosen)}", steps or STEPS)]

@@ -3,7 +3,6 @@ accuracy per method set (Table 3's shape, bars per benchmark), both with 95% int
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from metamath.evaluate.paired import SCORERS
@@ -11,7 +10,7 @@ from metamath.evaluate.plots import grouped_bars, pyplot, save
 from metamath.scoring.report import interval
 
 
-def accuracy_vs_size(rows: list[dict[str, Any]], path: Path) -> Path | None:
+def accuracy_vs_size(rows: list[dict[str, Any]], path: str) -> str | None:
     """One panel per benchmark x scorer; x = training examples of the cell (its size)."""
     sized = [r for r in rows if r.get("examples")]
     if len({r["size"] for r in sized}) < 2:
@@ -44,7 +43,7 @@ def accuracy_vs_size(rows: list[dict[str, Any]], path: Path) -> Path | None:
     return save(fig, path)
 
 
-def table3_bars(rows: list[dict[str, Any]], path: Path) -> Path | None:
+def table3_bars(rows: list[dict[str, Any]], path: str) -> str | None:
     """At the largest size (`all` when present): a bar per method set, a group per benchmark x scorer."""
     if not rows:
         return None

@@ -5,9 +5,9 @@ test), `ablation.json`, and the plots `accuracy_vs_size.png` and `table3.png`.""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
+from metamath import storage
 from metamath.ablate.grid import Cell, size_label
 from metamath.config import MetaMathConfig
 from metamath.evaluate.paired import SCORERS, paired_markdown, paired_rows
@@ -20,9 +20,9 @@ def finished_cells(cells: list[Cell], state: PipelineState) -> list[tuple[Cell, 
     done = []
     for cell in cells:
         if state.finished(f"{cell.name}/evaluate"):
-            report = Path(state.stages[f"{cell.name}/evaluate"]["artifacts"]["report"])
+            report = state.stages[f"{cell.name}/evaluate"]["artifacts"]["report"]
             train = state.stages.get(f"{cell.name}/train", {}).get("summary", {})
-            done.append((cell, train, json.loads(report.read_text())))
+            done.append((cell, train, json.loads(storage.read_text(report))))
     return done
 
 
@@ -55,7 +55,7 @@ def paired_against_baseline(done, baseline: str, sizeless: bool) -> list[dict[st
     (`sizeless`: the baseline has no methods, SFT, and is one cell for every size)."""
     rows = []
     for size in dict.fromkeys(cell.size for cell, _, _ in done):
-        entries = {c.name: (c.name, Path(c.evaluate.output_dir), reports) for c, _, reports in done}
+        entries = {c.name: (c.name, c.evaluate.output_dir, reports) for c, _, reports in done}
         group = [entries[c.name] for c, _, _ in done if c.size == size]
         base = entries.get(f"{baseline}@{size_label(size)}") or entries.get(f"{baseline}@all" if sizeless else "")
         others = [g for g in group if base is None or g[0] != base[0]]
@@ -68,7 +68,7 @@ def write_ablation_report(cfg: MetaMathConfig, cells: list[Cell], state: Pipelin
     from metamath.ablate.plots import accuracy_vs_size, table3_bars
 
     acfg = cfg.require("ablate")
-    out = Path(acfg.output_dir)
+    out = acfg.output_dir
     done = finished_cells(cells, state)
     rows = cell_rows(done)
     baseline = acfg.baseline or next(iter(acfg.method_sets))
@@ -79,16 +79,16 @@ def write_ablation_report(cfg: MetaMathConfig, cells: list[Cell], state: Pipelin
         lines += [*table_markdown(rows, size, list(acfg.method_sets)), ""]
     if paired:
         lines += [f"## Paired differences against {baseline} (same size, same items)", "", paired_markdown(paired), ""]
-    plots = [p for p in (accuracy_vs_size(rows, out / "accuracy_vs_size.png"), table3_bars(rows, out / "table3.png")) if p]
-    lines += [f"![{p.stem}]({p.name})" for p in plots]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "ablation.md").write_text("\n".join(lines) + "\n")
-    (out / "ablation.json").write_text(json.dumps({"cells": rows, "paired": paired, "baseline": baseline,
-                                                   "missing": [c.name for c in cells if c.name not in
-                                                               {d[0].name for d in done}]}, indent=2) + "\n")
+    plots = [p for p in (accuracy_vs_size(rows, storage.join(out, "accuracy_vs_size.png")),
+                         table3_bars(rows, storage.join(out, "table3.png"))) if p]
+    lines += [f"![{storage.stem(p)}]({storage.name(p)})" for p in plots]
+    missing = [c.name for c in cells if c.name not in {d[0].name for d in done}]
+    paths = {"markdown": storage.join(out, "ablation.md"), "json": storage.join(out, "ablation.json"), "plots": plots}
+    storage.write_text(paths["markdown"], "\n".join(lines) + "\n")
+    storage.write_text(paths["json"], json.dumps({"cells": rows, "paired": paired, "baseline": baseline,
+                                                  "missing": missing}, indent=2) + "\n")
     print("\n".join(lines[: -len(plots)] if plots else lines), flush=True)
-    return {"cells": rows, "paired": paired, "paths": {"markdown": str(out / "ablation.md"), "json": str(out / "ablation.json"),
-                                                       "plots": [str(p) for p in plots]}}
+    return {"cells": rows, "paired": paired, "paths": paths}
 
 
 def accuracy_gains(ablation: dict[str, Any], scorer: str = "paper") -> dict[str, float]:

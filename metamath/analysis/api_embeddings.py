@@ -101,7 +101,7 @@ def embed_via_api(texts: list[str], cfg: TeacherConfig, store_root: str, batch_s
 
     import ray
 
-    from metamath.ray_utils import ensure_ray, small_dataset
+    from metamath.ray_utils import ensure_ray, on_driver_node, small_dataset
     from metamath.teacher.limiter import RateLimiter
     from metamath.teacher.store import Store
 
@@ -111,7 +111,8 @@ def embed_via_api(texts: list[str], cfg: TeacherConfig, store_root: str, batch_s
     missing = {k: t for k, t in zip(keys, texts) if k not in have}
     if missing:
         ensure_ray()
-        limiter = RateLimiter.remote(cfg.max_concurrency, cfg.requests_per_minute, cfg.tokens_per_minute)
+        limiter = RateLimiter.options(**on_driver_node()).remote(cfg.max_concurrency, cfg.requests_per_minute,
+                                                                  cfg.tokens_per_minute)
         rows = small_dataset([{"index": i, "key": k, "text": t} for i, (k, t) in enumerate(missing.items())],
                              rows_per_block=batch_size)
         fresh = rows.map_batches(APIEmbedder, fn_constructor_args=(cfg, limiter, store_root, uuid.uuid4().hex[:8]),

@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from metamath import storage
 from metamath.config import TeacherConfig
 from metamath.errors import ConfigError, DataError
 
@@ -61,8 +61,11 @@ class MeanPooledEmbedder:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
+        from metamath.models import resolve_model
+
         torch.set_num_threads(threads)
         self.threads, self.max_length = threads, max_length
+        model_path = resolve_model(model_path)  # on this actor's node: a URI is fetched here once
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -116,13 +119,13 @@ def _embed_locally(texts: list[str], name: str, max_length: int, batch_size: int
 
     import ray
 
-    from metamath.models import resolve_model
+    from metamath.models import model_reference
     from metamath.ray_utils import ensure_ray, small_dataset
 
     ensure_ray()
     threads = max(1, (os.cpu_count() or 1) // replicas)
     rows = small_dataset([{"index": i, "text": t} for i, t in enumerate(texts)], rows_per_block=batch_size)
-    embedded = rows.map_batches(MeanPooledEmbedder, fn_constructor_args=(resolve_model(name), max_length, threads),
+    embedded = rows.map_batches(MeanPooledEmbedder, fn_constructor_args=(model_reference(name), max_length, threads),
                                 batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=replicas),
                                 num_cpus=1, batch_format="numpy").take_all()
     ordered = sorted(embedded, key=lambda row: int(row["index"]))
@@ -138,33 +141,33 @@ def _texts(path: str, limit: int | None) -> list[str]:
 
 def analyze_diversity(base: str, added: list[str], out_dir: str, embedder: str = "hf:smollm2-135m-instruct",
                       limit: int | None = None, gains: str | None = None,
-                      teacher: TeacherConfig | None = None) -> tuple[str, Path]:
+                      teacher: TeacherConfig | None = None) -> tuple[str, list[str]]:
     """Writes diversity.json and diversity.md (and diversity.png with --gains). `teacher`: the
     endpoint settings for an `openai:` embedder; its vectors are stored under OUT/responses."""
-    api = EmbeddingAPI(teacher or TeacherConfig(backend="openai"), str(Path(out_dir) / "responses"))
+    api = EmbeddingAPI(teacher or TeacherConfig(backend="openai"), storage.join(out_dir, "responses"))
     base_vectors = embed_texts(_texts(base, limit), embedder, api=api)
-    result = {Path(path).stem: diversity_gain(base_vectors, embed_texts(_texts(path, limit), embedder, api=api))
+    result = {storage.stem(path): diversity_gain(base_vectors, embed_texts(_texts(path, limit), embedder, api=api))
               for path in added}
     report: dict[str, Any] = {"embedder": embedder, "base": base, "diversity_gain": result}
     if api.counts:
         report["embedding_requests"] = api.counts  # texts sent vs read back from the store
     lines = ["| added set | diversity gain |", "|---|---:|"] + [f"| {k} | {v:.4f} |" for k, v in result.items()]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    written = [storage.join(out_dir, f"diversity.{ext}") for ext in ("md", "json")]
     if gains:
-        report.update(_correlate(result, load_gains(gains), out))
+        written.append(storage.join(out_dir, "diversity.png"))
+        report.update(_correlate(result, load_gains(gains), written[2]))
         lines.append(f"\nPearson r (diversity gain, accuracy gain) = {report['pearson_r']:.3f} over "
                      f"{len(report['paired'])} sets")
-    (out / "diversity.json").write_text(json.dumps(report, indent=2) + "\n")
+    storage.write_text(written[1], json.dumps(report, indent=2) + "\n")
     table = "\n".join(lines)
-    (out / "diversity.md").write_text(f"# Diversity gain over {Path(base).name} ({embedder})\n\n{table}\n")
-    return table, out / "diversity.md"
+    storage.write_text(written[0], f"# Diversity gain over {storage.name(base)} ({embedder})\n\n{table}\n")
+    return table, written
 
 
 def load_gains(path: str) -> dict[str, float]:
     """A JSON object {added set: accuracy gain}, or an `metamath ablate` ablation.json, whose
     gains over the baseline are keyed by method set (and by cell)."""
-    data = json.loads(Path(path).read_text())
+    data = json.loads(storage.read_text(path))
     if isinstance(data, dict) and "cells" in data and "baseline" in data:
         from metamath.ablate.report import accuracy_gains
 
@@ -174,8 +177,8 @@ def load_gains(path: str) -> dict[str, float]:
     return {str(k): float(v) for k, v in data.items()}
 
 
-def _correlate(result: dict[str, float], gains: dict[str, float], out: Path) -> dict[str, Any]:
-    from metamath.evaluate.plots import pyplot
+def _correlate(result: dict[str, float], gains: dict[str, float], plot: str) -> dict[str, Any]:
+    from metamath.evaluate.plots import pyplot, save
 
     missing = sorted(set(result) - set(gains))
     if missing:
@@ -189,7 +192,5 @@ def _correlate(result: dict[str, float], gains: dict[str, float], out: Path) -> 
         ax.annotate(name, (x, y), fontsize=8)
     ax.set_xlabel("diversity gain")
     ax.set_ylabel("accuracy gain")
-    fig.tight_layout()
-    fig.savefig(out / "diversity.png", dpi=100)
-    plt.close(fig)
+    save(fig, plot)
     return {"pearson_r": pearson(xs, ys), "paired": dict(zip(names, ys))}

@@ -9,20 +9,20 @@ gets both scorers' accuracy with its 95% Wilson interval.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
+from metamath import storage
 from metamath.errors import DataError
 from metamath.scoring.report import percent_with_interval, scorer_entry
 
 BIN_NAMES = ("short", "medium", "long")
 
 
-def _items(run_dir: Path, benchmark: str) -> list[dict[str, Any]]:
-    path = run_dir / benchmark / "predictions.jsonl"
-    if not path.is_file():
+def _items(run_dir: str, benchmark: str) -> list[dict[str, Any]]:
+    path = storage.join(run_dir, benchmark, "predictions.jsonl")
+    if not storage.is_file(path):
         raise DataError(f"{path}: not found (an evaluation run keeps <benchmark>/predictions.jsonl)")
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [json.loads(line) for line in storage.text_lines(path) if line.strip()]
     return [{"id": str(r["id"]), "words": len(str(r["question"]).split()),
              "paper": bool(r.get("paper_correct")), "strict": bool(r.get("strict_correct"))} for r in rows]
 
@@ -42,20 +42,19 @@ def length_bins(items: list[dict[str, Any]], bins: int = 3) -> list[dict[str, An
     return out
 
 
-def analyze_length(run_dir: str, out_dir: str | None = None) -> tuple[str, Path]:
-    """Writes length.json, length.md and length.png; returns the Markdown table and its path."""
-    run = Path(run_dir)
-    report = run / "report.json"
-    if not report.is_file():
-        raise DataError(f"{run}: no report.json (not an evaluation run directory)")
-    result = {name: length_bins(_items(run, name)) for name in json.loads(report.read_text())}
-    out = Path(out_dir) if out_dir else run / "analysis"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "length.json").write_text(json.dumps(result, indent=2) + "\n")
+def analyze_length(run_dir: str, out_dir: str | None = None) -> tuple[str, list[str]]:
+    """Writes length.md, length.json and length.png; returns the Markdown table and the files."""
+    report = storage.join(run_dir, "report.json")
+    if not storage.is_file(report):
+        raise DataError(f"{run_dir}: no report.json (not an evaluation run directory)")
+    result = {name: length_bins(_items(run_dir, name)) for name in json.loads(storage.read_text(report))}
+    out = out_dir or storage.join(run_dir, "analysis")
+    written = [storage.join(out, name) for name in ("length.md", "length.json", "length.png")]
+    storage.write_text(written[1], json.dumps(result, indent=2) + "\n")
     table = length_markdown(result)
-    plot = length_plot(result, out / "length.png")
-    (out / "length.md").write_text(f"# Accuracy by question length (% [95% CI])\n\n{table}\n\n![length]({plot.name})\n")
-    return table, out / "length.md"
+    length_plot(result, written[2])
+    storage.write_text(written[0], f"# Accuracy by question length (% [95% CI])\n\n{table}\n\n![length](length.png)\n")
+    return table, written
 
 
 def length_markdown(result: dict[str, list[dict[str, Any]]]) -> str:
@@ -67,8 +66,8 @@ def length_markdown(result: dict[str, list[dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
-def length_plot(result: dict[str, list[dict[str, Any]]], path: Path) -> Path:
-    from metamath.evaluate.plots import grouped_bars, pyplot
+def length_plot(result: dict[str, list[dict[str, Any]]], path: str) -> str:
+    from metamath.evaluate.plots import grouped_bars, pyplot, save
     from metamath.scoring.report import interval
 
     plt = pyplot()
@@ -78,7 +77,4 @@ def length_plot(result: dict[str, list[dict[str, Any]]], path: Path) -> Path:
         grouped_bars(ax, groups, {s: [b[s]["accuracy"] for b in bins] for s in ("paper", "strict")},
                       {s: [interval(b[s], b["n"]) for b in bins] for s in ("paper", "strict")})
         ax.set_title(f"{name}: accuracy by question length")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
+from metamath import storage
 from metamath.errors import DataError
 
 FIELDS = ("source", "type", "perplexity", "nll_sum", "targets")
@@ -42,8 +42,11 @@ class PerplexityScorer:
 
         from metamath.train.model import load_tokenizer
 
+        from metamath.models import resolve_model
+
         torch.set_num_threads(threads)
         self.threads = threads
+        model_path = resolve_model(model_path)  # on this actor's node: a URI is fetched here once
         self.tokenizer = load_tokenizer(model_path)
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).eval()
         self.template, self.max_length = template, max_length
@@ -78,7 +81,7 @@ def _rows(paths: list[str], limit: int | None) -> list[dict[str, str]]:
     rows = []
     for path in paths:
         records, _ = read_records(path, "error")
-        rows += [{"source": Path(path).stem, "type": r.type, "query": r.query, "response": r.response}
+        rows += [{"source": storage.stem(path), "type": r.type, "query": r.query, "response": r.response}
                  for r in records[:limit]]
     return rows
 
@@ -90,12 +93,13 @@ def score_perplexity(model: str, paths: list[str], template: str = "paper", max_
 
     import ray
 
-    from metamath.models import resolve_model
+    from metamath.models import check_model, model_reference
     from metamath.ray_utils import ensure_ray, small_dataset
 
     if not paths:
         raise DataError("analyze perplexity: no --data file")
-    model_path, rows = resolve_model(model), _rows(paths, limit)
+    check_model(model, "--model")
+    model_path, rows = model_reference(model), _rows(paths, limit)  # each scorer resolves it on its node
     ensure_ray()
     threads = max(1, (os.cpu_count() or 1) // replicas)
     scored = small_dataset(rows, rows_per_block=batch_size).map_batches(
@@ -118,22 +122,22 @@ def summarize(scored: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for (source, kind), rows in groups.items()]
 
 
-def write_perplexity(scored: list[dict[str, Any]], out_dir: str, model: str) -> tuple[str, Path]:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def write_perplexity(scored: list[dict[str, Any]], out_dir: str, model: str) -> tuple[str, list[str]]:
+    """Writes perplexity.md, perplexity.json and perplexity.png; returns the table and the files."""
+    written = [storage.join(out_dir, f"perplexity.{ext}") for ext in ("md", "json", "png")]
     summary = summarize(scored)
-    (out / "perplexity.json").write_text(json.dumps({"model": model, "summary": summary}, indent=2) + "\n")
+    storage.write_text(written[1], json.dumps({"model": model, "summary": summary}, indent=2) + "\n")
     lines = ["| file | type | rows | median | mean | corpus |", "|---|---|---:|---:|---:|---:|"]
     lines += [f"| {g['source']} | {g['type']} | {g['n']} | {g['median']:.3f} | {g['mean']:.3f} | {g['corpus']:.3f} |"
               for g in summary]
     table = "\n".join(lines)
-    plot = _box_plot(scored, summary, out / "perplexity.png", model)
-    (out / "perplexity.md").write_text(f"# Perplexity of the response tokens under {model}\n\n{table}\n\n"
-                                       f"![perplexity]({plot.name})\n")
-    return table, out / "perplexity.md"
+    _box_plot(scored, summary, written[2], model)
+    storage.write_text(written[0], f"# Perplexity of the response tokens under {model}\n\n{table}\n\n"
+                                   f"![perplexity](perplexity.png)\n")
+    return table, written
 
 
-def _box_plot(scored: list[dict[str, Any]], summary: list[dict[str, Any]], path: Path, model: str) -> Path:
+def _box_plot(scored: list[dict[str, Any]], summary: list[dict[str, Any]], path: str, model: str) -> str:
     from metamath.evaluate.plots import pyplot, save
 
     plt = pyplot()

@@ -28,7 +28,8 @@ import ray
 from metamath.augment.assemble import original_records, rank_cuts, sub_rank, test_set_index
 from metamath.config import AugmentConfig
 from metamath.records import RECORD_FIELDS, RECORD_TYPES
-from metamath.ray_utils import LIGHT_CPUS, small_dataset
+from metamath import storage
+from metamath.ray_utils import LIGHT_CPUS, small_dataset, write_parquet
 from metamath.shuffle import hash_shuffle
 from metamath.records.io import ARROW_SCHEMA
 from metamath.teacher.runner import union_all
@@ -156,7 +157,7 @@ def write_final(marked, problems: list, aug: AugmentConfig, shards: str) -> None
     if originals is not None:
         parts.append(originals.select_columns(columns, num_cpus=LIGHT_CPUS))
     if parts:
-        union_all(parts).write_parquet(shards, ray_remote_args={"num_cpus": LIGHT_CPUS})
+        write_parquet(union_all(parts), shards, ray_remote_args={"num_cpus": LIGHT_CPUS})
 
 
 def _order_key(row: dict[str, Any]) -> tuple:
@@ -188,18 +189,16 @@ def join_shards(shards: str, parquet_path: str, jsonl_path: str) -> int:
 
     import pyarrow.parquet as pq
 
-    from metamath.teacher.runner import clear_folder, shard_files
-    from metamath.teacher.store import filesystem_for
+    from metamath.teacher.runner import shard_files
 
-    fs, _, _ = filesystem_for(shards)
     scratch = f"{shards.rstrip('/')}-sorted"
-    clear_folder(scratch)
-    scratch_inner = filesystem_for(scratch)[1]
-    runs = [_sorted_run(f, fs, scratch_inner) for f in shard_files(shards)
-            if pq.ParquetFile(f, filesystem=fs).metadata.num_rows]
+    storage.clear_folder(scratch)
+    fs, files = storage.resolve_many(shard_files(shards))
+    scratch_inner = storage.filesystem(scratch)[1]
+    runs = [_sorted_run(f, fs, scratch_inner) for f in files if pq.ParquetFile(f, filesystem=fs).metadata.num_rows]
     merged = heapq.merge(*(_run_rows(r, fs) for r in runs), key=_order_key)
-    out_fs, parquet_inner, _ = filesystem_for(parquet_path)
-    _, jsonl_inner, _ = filesystem_for(jsonl_path)
+    out_fs, parquet_inner = storage.filesystem(parquet_path)
+    jsonl_inner = storage.filesystem(jsonl_path)[1]
     rows = 0
     with pq.ParquetWriter(parquet_inner, ARROW_SCHEMA, filesystem=out_fs) as writer, \
             out_fs.open_output_stream(jsonl_inner) as raw:

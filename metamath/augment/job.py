@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
+from metamath import storage
 from metamath.augment import assemble_dataset as assembly
 from metamath.augment.accounting import fail_if_nothing_succeeded, print_summary, redact_url, request_totals, type_table
 from metamath.augment.tasks import AugmentContext, round1_drops, round1_groups, round2_drops, round2_groups
@@ -34,22 +35,18 @@ from metamath.teacher.store import Store
 from metamath.timing import StageClock
 
 
-def _join(root: str, *parts: str) -> str:
-    return "/".join([root.rstrip("/"), *parts])
-
-
 def _rounds(questions, ctx: AugmentContext, store: str, work: str, run_id: str,
             clock: StageClock) -> tuple[list[Round], Counter]:
     """Both teacher rounds; returns them with the pre-teacher drops (method, reason) -> rows.
     In batch mode each round's batches live under <output_dir>/batches/<round>/ (kept across runs)."""
     from ray.data.expressions import col
 
-    batches = _join(ctx.augment.output_dir, "batches")
+    batches = storage.join(ctx.augment.output_dir, "batches")
     teacher = ctx.teacher
     with clock.stage("round 1"):
         first = run_round(questions.flat_map(round1_groups, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS), teacher,
-                          store, _join(work, "round1"), "round 1 (solve, rephrase, rewrite)", f"{run_id}:round1",
-                          batch_dir=_join(batches, "round1"))
+                          store, storage.join(work, "round1"), "round 1 (solve, rephrase, rewrite)", f"{run_id}:round1",
+                          batch_dir=storage.join(batches, "round1"))
         drops = count_by(questions.flat_map(round1_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
                          ["method", "reason"])
     with clock.stage("round 2"):
@@ -57,8 +54,8 @@ def _rounds(questions, ctx: AugmentContext, store: str, work: str, run_id: str,
         asks = read_shards(first.path) if any(s != "solve" for s in first.stages) else None
         asks = asks.filter(expr=col("stage") != "solve", num_cpus=LIGHT_CPUS) if asks is not None else None
         second_groups = asks.flat_map(round2_groups, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS) if asks else None
-        second = run_round(second_groups, teacher, store, _join(work, "round2"), "round 2 (solve rephrased, SV)",
-                           f"{run_id}:round2", batch_dir=_join(batches, "round2"))
+        second = run_round(second_groups, teacher, store, storage.join(work, "round2"), "round 2 (solve rephrased, SV)",
+                           f"{run_id}:round2", batch_dir=storage.join(batches, "round2"))
         if asks is not None:
             drops += count_by(asks.flat_map(round2_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
                               ["method", "reason"])
@@ -96,7 +93,7 @@ def run_augment(cfg: MetaMathConfig) -> dict[str, Any]:
     ensure_ray()
     ray_up = time.time()
     out, run_id = aug.output_dir, f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    store, work = _join(out, "responses"), _join(out, "work")
+    store, work = storage.join(out, "responses"), storage.join(out, "work")
     ctx = AugmentContext(aug, teacher, select_solve_shots(train.problems, aug.seed))
     # Questions are few (thousands) beside the samples (millions): they may come from the driver.
     clock = StageClock()
@@ -122,7 +119,7 @@ def _assemble(verified, aug, problems, data_root, out: str, verdicts: list[dict]
     from ray.data.expressions import col
 
     correct_rows = sum(v["count"] for v in verdicts if v["verdict"] == "correct")
-    shards = _join(out, "metamathqa")
+    shards = storage.join(out, "metamathqa")
     clear_folder(shards)
     filter_drops, report, kept = {}, Counter(), Counter()
     if correct_rows:
@@ -132,7 +129,7 @@ def _assemble(verified, aug, problems, data_root, out: str, verdicts: list[dict]
         assembly.write_final(marked, problems, aug, shards)
     else:
         assembly.write_final(None, problems, aug, shards)
-    rows = _ray_get(assembly.join_shards.remote(shards, _join(out, "metamathqa.parquet"), _join(out, "metamathqa.jsonl")))
+    rows = _ray_get(assembly.join_shards.remote(shards, storage.join(out, "metamathqa.parquet"), storage.join(out, "metamathqa.jsonl")))
     return filter_drops, report, Counter({**kept, "_rows": rows})
 
 
@@ -161,16 +158,8 @@ def _write_stats(cfg, rounds, verdicts, pre_drops, filter_drops, report, kept, n
         "filters": {"kept": sum(kept.values()), "dropped": dict(report)},
         "original_rows": rows - sum(kept.values()), "rows": rows,
         "elapsed_s": round(time.time() - started, 1), "ray_up_at": driver["ray_up_at"], "driver": driver,
-        "outputs": {name: _join(aug.output_dir, name) for name in ("metamathqa.jsonl", "metamathqa.parquet", "stats.json")},
+        "outputs": {name: storage.join(aug.output_dir, name) for name in ("metamathqa.jsonl", "metamathqa.parquet", "stats.json")},
     }
-    _write_text(_join(aug.output_dir, "stats.json"), json.dumps(stats, indent=2) + "\n")
+    storage.write_text(storage.join(aug.output_dir, "stats.json"), json.dumps(stats, indent=2) + "\n")
     print_summary(stats)
     return stats
-
-
-def _write_text(path: str, text: str) -> None:
-    import pyarrow.fs as pafs
-
-    fs, inner = pafs.FileSystem.from_uri(path) if "://" in path else (pafs.LocalFileSystem(), path)
-    with fs.open_output_stream(inner) as handle:
-        handle.write(text.encode())

@@ -88,4 +88,6 @@ def verify_batch(batch: pa.Table, dataset: str, teacher_model: str, store_root: 
                                                            result["verdict"], result["reason"])
         record = result.pop("record") or {}
         out.append({**{name: record.get(name) for name in RECORD_FIELDS}, **result})
+    if store_root:
+        process_writer(store_root, run).flush()
     return pa.Table.from_pylist(out, schema=VERIFIED_SCHEMA)

@@ -98,6 +98,8 @@ def anchor_outputs(cfg: MetaMathConfig) -> MetaMathConfig:
     its outputs where the user can find them (URIs and absolute paths are left alone)."""
     import os
 
+    from metamath import storage
+
     root = os.environ.get(OUTPUT_ROOT_ENV)
     if not root:
         return cfg
@@ -105,6 +107,6 @@ def anchor_outputs(cfg: MetaMathConfig) -> MetaMathConfig:
     for name in ("augment", "train", "evaluate", "pipeline"):
         section = getattr(cfg, name)
         out = getattr(section, "output_dir", None) if section is not None else None
-        if out and "://" not in out and not os.path.isabs(out):
-            updates[name] = section.model_copy(update={"output_dir": os.path.join(root, out)})
+        if out and storage.is_local(out) and not os.path.isabs(out):
+            updates[name] = section.model_copy(update={"output_dir": storage.join(root, out)})
     return cfg.model_copy(update=updates)

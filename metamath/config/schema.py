@@ -30,6 +30,13 @@ class DataConfig(Section):
     on_malformed: Literal["error", "skip"] = "error"
 
 
+class StorageConfig(Section):
+    """Where outputs may live on a cluster. Every node must see what another wrote: a URI
+    (s3://, gs://, ...) always qualifies; a local folder only under one of `shared_paths`."""
+
+    shared_paths: list[str] = Field(default_factory=list)  # local folders every node mounts (NFS, ...)
+
+
 class SamplesConfig(Section):
     """Samples per question for each method (the paper does not report K)."""
 
@@ -241,6 +248,7 @@ class MetaMathConfig(Section):
     """One YAML may hold every stage's section; each command reads its own."""
 
     data: DataConfig = Field(default_factory=DataConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
     augment: Optional[AugmentConfig] = None
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     train: Optional[TrainConfig] = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from metamath import storage
 from metamath.errors import DataError
 
 # Relative to a data root laid out like ../shared/data.
@@ -41,15 +42,16 @@ HUB_SOURCES = {
 _REPO_SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
-def resolve_data_root(explicit: str | None = None) -> Path | None:
-    """The local data root, or None when the Hub should be used."""
+def resolve_data_root(explicit: str | None = None) -> str | None:
+    """The data root (a local folder or a URI such as s3://bucket/data), or None when the Hub
+    should be used."""
     for candidate in (explicit, os.environ.get("METAMATH_DATA_DIR")):
         if candidate:
-            root = Path(candidate).expanduser()
-            if not root.is_dir():
+            root = storage.absolute(candidate)
+            if not storage.is_dir(root):
                 raise DataError(f"data root {root} does not exist (from {'config' if candidate == explicit else 'METAMATH_DATA_DIR'})")
             return root
-    return _REPO_SHARED if _REPO_SHARED.is_dir() else None
+    return str(_REPO_SHARED) if _REPO_SHARED.is_dir() else None
 
 
 def resolve_source(benchmark: str, split: str, path: str | None = None, root: str | None = None) -> str:
@@ -66,7 +68,7 @@ def resolve_source(benchmark: str, split: str, path: str | None = None, root: st
                             f"absent) and no Hub copy with its fields; set data.root or METAMATH_DATA_DIR to a folder "
                             f"holding {LOCAL_FILES[key]}")
         return HUB_SOURCES[key]
-    local = data_root / LOCAL_FILES[key]
-    if not local.is_file():
+    local = storage.join(data_root, LOCAL_FILES[key])
+    if not storage.is_file(local):
         raise DataError(f"{local}: missing (data root {data_root}; {benchmark} is read from {LOCAL_FILES[key]} there)")
-    return str(local)
+    return local

@@ -1,18 +1,22 @@
 """Read rows from a local JSONL or Parquet file, or `hf://owner/name?config=..&split=..`.
 
 Every row comes with its 1-based line (JSONL) or row number (Parquet, Hub) so that a bad
-row can be reported precisely. Remote pyarrow filesystems (s3://, gs://) work for Parquet
-and JSONL alike.
+row can be reported precisely. Files on any filesystem URI (s3://, gs://, see storage.py)
+work for Parquet and JSONL alike.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import parse_qs, urlparse
 
+from metamath import storage
 from metamath.errors import DataError
+
+HUB = "hf://"  # a Hugging Face Hub dataset (`datasets.load_dataset`), not a filesystem
 
 
 @dataclass
@@ -33,25 +37,18 @@ class MalformedRows:
 
 
 def _open_text(path: str):
-    import pyarrow.fs as pafs
-
     # utf-8-sig: a byte-order mark (Windows editors write one) is dropped, not parsed as text.
-    if "://" not in path:
-        return open(path, "r", encoding="utf-8-sig")
-    fs, inner = pafs.FileSystem.from_uri(path)
-    import io
-
+    if storage.is_local(path):
+        return open(storage.absolute(path), "r", encoding="utf-8-sig")
+    fs, inner = storage.filesystem(path)
     return io.TextIOWrapper(fs.open_input_stream(inner), encoding="utf-8-sig")
 
 
 def is_plain_jsonl(path: str) -> bool:
     """JSON lines with no byte-order mark: what Ray Data's own JSON reader takes as it is."""
-    import pyarrow.fs as pafs
-
-    if path.endswith(".parquet") or path.startswith("hf://"):
+    if path.endswith(".parquet") or path.startswith(HUB):
         return False
-    fs, inner = pafs.FileSystem.from_uri(path) if "://" in path else (pafs.LocalFileSystem(), path)
-    with fs.open_input_stream(inner) as raw:
+    with storage.open_input(path) as raw:
         head = raw.read(4096)
     return not head.startswith(b"\xef\xbb\xbf") and not head.lstrip().startswith(b"[")
 
@@ -129,7 +126,8 @@ def _parquet_rows(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        fs, inner = storage.filesystem(path)
+        table = pq.read_table(inner, filesystem=fs)
     except (FileNotFoundError, OSError) as exc:
         raise DataError(f"{path}: cannot read Parquet ({exc})") from None
     for idx, row in enumerate(table.to_pylist(), start=1):
@@ -153,7 +151,7 @@ def _hub_rows(uri: str) -> Iterator[tuple[int, dict[str, Any]]]:
 def iter_rows(source: str, policy: str = "error", bad: MalformedRows | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line, row) from `source`. `policy` is 'error' or 'skip' for unparsable lines."""
     bad = bad if bad is not None else MalformedRows(source)
-    if source.startswith("hf://"):
+    if source.startswith(HUB):
         yield from _hub_rows(source)
     elif source.endswith(".parquet"):
         yield from _parquet_rows(source)

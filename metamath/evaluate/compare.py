@@ -5,22 +5,21 @@ differences against the first run (bootstrap interval, McNemar test), and one pl
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
+from metamath import storage
 from metamath.errors import DataError
 from metamath.evaluate.paired import paired_markdown, paired_rows
 from metamath.evaluate.plots import comparison
 from metamath.scoring.report import interval, percent_with_interval
 
 
-def load_run(folder: str | Path) -> tuple[str, dict[str, Any]]:
-    folder = Path(folder)
-    report = folder / "report.json"
-    if not report.is_file():
+def load_run(folder: str) -> tuple[str, dict[str, Any]]:
+    report, run_json = storage.join(folder, "report.json"), storage.join(folder, "run.json")
+    if not storage.is_file(report):
         raise DataError(f"{folder}: no report.json (not an evaluation run directory)")
-    run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
-    return run.get("label") or folder.name, json.loads(report.read_text())
+    run = json.loads(storage.read_text(run_json)) if storage.is_file(run_json) else {}
+    return run.get("label") or storage.name(folder), json.loads(storage.read_text(report))
 
 
 def comparison_rows(runs: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -44,19 +43,18 @@ def comparison_markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def compare_runs(folders: list[str], out_dir: str) -> tuple[str, Path]:
+def compare_runs(folders: list[str], out_dir: str) -> tuple[str, str]:
     runs = [load_run(f) for f in folders]
     rows = comparison_rows(runs)
-    paired = paired_rows([(label, Path(folder), reports) for (label, reports), folder in zip(runs, folders)])
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    paired = paired_rows([(label, folder, reports) for (label, reports), folder in zip(runs, folders)])
     table = comparison_markdown(rows)
-    plot = comparison(rows, out / "comparison.png")
-    text = f"# Accuracy (%) [95% Wilson interval]\n\n{table}\n\n![comparison]({plot.name})\n"
+    plot = comparison(rows, storage.join(out_dir, "comparison.png"))
+    text = f"# Accuracy (%) [95% Wilson interval]\n\n{table}\n\n![comparison]({storage.name(plot)})\n"
     if paired:
         table += "\n\npaired, on the items both runs scored:\n\n" + paired_markdown(paired)
         text += f"\n## Paired differences against {runs[0][0]}\n\n{paired_markdown(paired)}\n"
-    (out / "comparison.md").write_text(text)
-    (out / "comparison.json").write_text(json.dumps({"accuracy": [{k: v for k, v in r.items() if k != "cells"}
-                                                                  for r in rows], "paired": paired}, indent=2) + "\n")
-    return table, out / "comparison.md"
+    accuracy = [{k: v for k, v in r.items() if k != "cells"} for r in rows]
+    storage.write_text(storage.join(out_dir, "comparison.md"), text)
+    storage.write_text(storage.join(out_dir, "comparison.json"),
+                       json.dumps({"accuracy": accuracy, "paired": paired}, indent=2) + "\n")
+    return table, storage.join(out_dir, "comparison.md")

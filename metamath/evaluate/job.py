@@ -28,7 +28,8 @@ from metamath.evaluate.results import (
     report_from_predictions,
     write_markdown,
 )
-from metamath.ray_utils import small_dataset
+from metamath import storage
+from metamath.ray_utils import small_dataset, write_parquet
 from metamath.scoring.report import report_table, write_report
 from metamath.teacher.runner import LIGHT_CPUS, clear_folder, read_shards, run_round
 
@@ -40,11 +41,11 @@ def decode_and_score(cfg: EvaluateConfig, benchmark: str, items, decoder, out: s
     Returns (the decode round, the scored folder, whether any completion came back)."""
     groups = items.map(problem_group, fn_kwargs={"cfg": cfg, "decoder": decoder, "samples": samples},
                        num_cpus=LIGHT_CPUS)
-    work = f"{out}/work/{benchmark}"
+    work = storage.join(out, "work", benchmark)
     label = f"{benchmark}: decoding" if samples == 1 else f"{benchmark}: {samples} samples each"
-    decoded = run_round(groups, decoder, f"{out}/responses", f"{work}/{folder}", label, run_tag,
+    decoded = run_round(groups, decoder, storage.join(out, "responses"), storage.join(work, folder), label, run_tag,
                         chat=cfg.prompt == "chat")
-    scored = f"{work}/{folder}_predictions"
+    scored = storage.join(work, f"{folder}_predictions")
     clear_folder(scored)
     rows = read_shards(decoded.path)
     if rows is None:
@@ -53,7 +54,7 @@ def decode_and_score(cfg: EvaluateConfig, benchmark: str, items, decoder, out: s
                                    batch_format="pyarrow", batch_size=64)
     if decoded.rows > SORT_IN_ONE_TASK_ROWS:  # else the reader sorts (sorted_rows)
         scored_rows = scored_rows.sort(["index", "sample_index"])
-    scored_rows.write_parquet(scored)
+    write_parquet(scored_rows, scored)
     return decoded, scored, True
 
 
@@ -68,8 +69,8 @@ def evaluate_benchmark(cfg: EvaluateConfig, benchmark: str, data_root: str | Non
     decoder = decoder_config(cfg, benchmark)
     decoded, scored, _ = decode_and_score(cfg, benchmark, items, decoder, out, f"{run_id}:{benchmark}")
     # completions are on disk (the store and the decode shards) before scoring
-    report, lengths = ray.get(report_from_predictions.remote(scored, f"{out}/{benchmark}/predictions.jsonl",
-                                                            decoder.max_tokens))
+    predictions = storage.join(out, benchmark, "predictions.jsonl")
+    report, lengths = ray.get(report_from_predictions.remote(scored, predictions, decoder.max_tokens))
     report["decode"] = decode_stats(decoded.run)
     if cfg.samples > 1:
         from metamath.evaluate.sampling import sampling_round
@@ -79,27 +80,25 @@ def evaluate_benchmark(cfg: EvaluateConfig, benchmark: str, data_root: str | Non
 
 
 def run_evaluate(cfg: MetaMathConfig, label: str | None = None) -> dict[str, Any]:
-    from pathlib import Path
-
     from rich.console import Console
 
     from metamath.ray_utils import ensure_ray
 
     ecfg: EvaluateConfig = cfg.require("evaluate")
-    started, out = time.time(), Path(ecfg.output_dir)
+    started, out = time.time(), ecfg.output_dir
     ensure_ray()
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     reports, lengths = {}, {}
     for benchmark in ecfg.benchmarks:
         reports[benchmark], lengths[benchmark] = evaluate_benchmark(
-            ecfg, benchmark, ecfg.data_dir or cfg.data.root, cfg.data.on_malformed, str(out), run_id)
+            ecfg, benchmark, ecfg.data_dir or cfg.data.root, cfg.data.on_malformed, out, run_id)
     stop = decoder_config(ecfg, ecfg.benchmarks[0]).stop
-    run = {"label": label or out.name, "model": ecfg.model, "backend": ecfg.backend, "prompt": ecfg.prompt,
+    run = {"label": label or storage.name(out), "model": ecfg.model, "backend": ecfg.backend, "prompt": ecfg.prompt,
            "stop": stop, "benchmarks": ecfg.benchmarks, "limit": ecfg.limit,
            **({"samples": ecfg.samples, "temperature": ecfg.temperature, "top_p": ecfg.top_p} if ecfg.samples > 1 else {}),
            "elapsed_s": round(time.time() - started, 1)}
     write_report(out, reports)
-    (out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+    storage.write_text(storage.join(out, "run.json"), json.dumps(run, indent=2) + "\n")
     write_markdown(out, run, reports, lengths)
     Console().print(report_table(reports, title=f"{run['label']}: {ecfg.model} ({ecfg.backend}, {ecfg.prompt} prompt)"))
     print(f"[evaluate] {out}/report.md, report.json, <benchmark>/predictions.jsonl, plots; {run['elapsed_s']} s")

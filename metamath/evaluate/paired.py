@@ -5,21 +5,21 @@ and the exact McNemar test, so a real gain can be told from noise at a glance.""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
+from metamath import storage
 from metamath.scoring.uncertainty import paired_difference
 
 SCORERS = ("paper", "strict")
 
 
-def item_verdicts(folder: Path, benchmark: str) -> dict[str, dict[str, bool]] | None:
+def item_verdicts(folder: str, benchmark: str) -> dict[str, dict[str, bool]] | None:
     """id -> {paper, strict} from an evaluate run (`<benchmark>/predictions.jsonl`) or a
     `metamath score` output (`verdicts.jsonl`); None when the run kept no per-item verdicts."""
-    for path in (folder / benchmark / "predictions.jsonl", folder / "verdicts.jsonl"):
-        if path.is_file():
+    for path in (storage.join(folder, benchmark, "predictions.jsonl"), storage.join(folder, "verdicts.jsonl")):
+        if storage.is_file(path):
             verdicts = {}
-            for line in path.read_text(encoding="utf-8").splitlines():
+            for line in storage.text_lines(path):
                 if line.strip():
                     row = json.loads(line)
                     verdicts[str(row["id"])] = {s: bool(row.get(f"{s}_correct")) for s in SCORERS}
@@ -27,7 +27,7 @@ def item_verdicts(folder: Path, benchmark: str) -> dict[str, dict[str, bool]] | 
     return None
 
 
-def paired_rows(runs: list[tuple[str, Path, dict[str, Any]]], resamples: int = 10_000) -> list[dict[str, Any]]:
+def paired_rows(runs: list[tuple[str, str, dict[str, Any]]], resamples: int = 10_000) -> list[dict[str, Any]]:
     """runs: (label, folder, reports). One row per later run x shared benchmark x scorer."""
     (base_label, base_folder, base_reports), rows = runs[0], []
     base = {benchmark: item_verdicts(base_folder, benchmark) for benchmark in base_reports}  # read once

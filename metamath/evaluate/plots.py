@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 from typing import Any
 
+from metamath import storage
 from metamath.scoring.report import interval
 
 
@@ -17,13 +18,15 @@ def pyplot():
     return plt
 
 
-def save(fig: Any, path: Path) -> Path:
-    """Lay out, write the PNG, free the figure."""
+def save(fig: Any, path: str) -> str:
+    """Lay out, write the PNG (a local path or a URI), free the figure."""
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
     plt.close(fig)
+    storage.write_bytes(path, png.getvalue())
     return path
 
 
@@ -42,7 +45,7 @@ def grouped_bars(ax: Any, groups: list[str], series: dict[str, list[float]],
     ax.legend()
 
 
-def accuracy_by(reports: dict[str, Any], key: str, path: Path) -> Path | None:
+def accuracy_by(reports: dict[str, Any], key: str, path: str) -> str | None:
     """Paper vs strict accuracy by MATH level or subject, one panel per benchmark that has them."""
     names = [name for name, rep in reports.items() if rep.get(key)]
     if not names:
@@ -54,13 +57,10 @@ def accuracy_by(reports: dict[str, Any], key: str, path: Path) -> Path | None:
         grouped_bars(ax, groups, {s: [cells[g][s]["accuracy"] for g in groups] for s in ("paper", "strict")},
                       {s: [interval(cells[g][s], cells[g]["n"]) for g in groups] for s in ("paper", "strict")})
         ax.set_title(f"{name}: accuracy {key.replace('_', ' ')} (95% Wilson intervals)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
-def completion_lengths(histograms: dict[str, dict], path: Path) -> Path:
+def completion_lengths(histograms: dict[str, dict], path: str) -> str:
     """histograms: benchmark -> {edges, counts} (counted while streaming the predictions)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -69,13 +69,10 @@ def completion_lengths(histograms: dict[str, dict], path: Path) -> Path:
     ax.set_xlabel("completion tokens")
     ax.set_ylabel("items")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
-def missing_answers(reports: dict[str, Any], path: Path) -> Path:
+def missing_answers(reports: dict[str, Any], path: str) -> str:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     names = list(reports)
@@ -84,13 +81,10 @@ def missing_answers(reports: dict[str, Any], path: Path) -> Path:
         "no answer marker (strict)": [reports[n]["missing_answer"]["strict"] / max(1, reports[n]["n"]) for n in names],
     })
     ax.set_ylabel("fraction of completions")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
-def comparison(rows: list[dict[str, Any]], path: Path) -> Path:
+def comparison(rows: list[dict[str, Any]], path: str) -> str:
     """rows: {run, benchmark, paper, strict, paper_ci95, strict_ci95}; one bar group per
     benchmark x scorer, with 95% intervals as error bars."""
     plt = pyplot()
@@ -102,7 +96,4 @@ def comparison(rows: list[dict[str, Any]], path: Path) -> Path:
     grouped_bars(ax, groups, {run: [value.get((run, g), 0.0) for g in groups] for run in runs},
                   {run: [bounds.get((run, g), (0.0, 0.0)) for g in groups] for run in runs})
     ax.set_ylabel("accuracy (95% Wilson interval)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import ray
 
+from metamath import storage
 from metamath.evaluate import plots
 from metamath.scoring.report import ReportBuilder, percent_with_interval, score_cell
 from metamath.scoring.verdicts import Verdict
@@ -87,8 +87,7 @@ def report_from_predictions(scored: str, jsonl_path: str, max_tokens: int) -> tu
     builder, width = ReportBuilder(), max(1, -(-max_tokens // HISTOGRAM_BINS))
     counts, errors = [0] * (HISTOGRAM_BINS + 1), 0
     rows = sorted_rows(scored)
-    Path(jsonl_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(jsonl_path, "w", encoding="utf-8") as handle:
+    with storage.open_text_output(jsonl_path) as handle:
         for row in rows:
             handle.write(json.dumps(prediction_line(row), ensure_ascii=False) + "\n")
             builder.add(Verdict(row["paper_answer"], row["paper_correct"], row["strict_answer"], row["strict_correct"],
@@ -115,16 +114,17 @@ def sorted_rows(scored: str):
 
     from metamath.teacher.runner import shard_files
 
-    rows = {f: pq.ParquetFile(f).metadata.num_rows for f in shard_files(scored)}
+    fs, found = storage.resolve_many(shard_files(scored))
+    rows = {f: pq.ParquetFile(f, filesystem=fs).metadata.num_rows for f in found}
     files = [f for f, n in rows.items() if n]
     if sum(rows.values()) <= SORT_IN_ONE_TASK_ROWS:
-        table = pads.dataset(files, format="parquet").to_table() if files else None
+        table = pads.dataset(files, format="parquet", filesystem=fs).to_table() if files else None
         if table is not None:
             yield from table.sort_by([("index", "ascending"), ("sample_index", "ascending")]).to_pylist()
         return
-    files.sort(key=lambda f: pq.ParquetFile(f).read_row_group(0, columns=["index"]).column(0)[0].as_py())
-    for path in files:
-        for batch in pq.ParquetFile(path).iter_batches():
+    first_index = lambda f: pq.ParquetFile(f, filesystem=fs).read_row_group(0, columns=["index"]).column(0)[0].as_py()  # noqa: E731
+    for path in sorted(files, key=first_index):
+        for batch in pq.ParquetFile(path, filesystem=fs).iter_batches():
             yield from batch.to_pylist()
 
 
@@ -146,17 +146,17 @@ def markdown_tables(reports: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_markdown(out: Path, run: dict[str, Any], reports: dict[str, Any], lengths: dict[str, dict]) -> Path:
+def write_markdown(out: str, run: dict[str, Any], reports: dict[str, Any], lengths: dict[str, dict]) -> str:
     from metamath.evaluate.sampling import sampling_lines
 
-    images = [plots.accuracy_by(reports, "by_level", out / "accuracy_by_level.png"),
-              plots.accuracy_by(reports, "by_subject", out / "accuracy_by_subject.png"),
-              plots.completion_lengths(lengths, out / "completion_length.png"),
-              plots.missing_answers(reports, out / "missing_answer.png")]
+    images = [plots.accuracy_by(reports, "by_level", storage.join(out, "accuracy_by_level.png")),
+              plots.accuracy_by(reports, "by_subject", storage.join(out, "accuracy_by_subject.png")),
+              plots.completion_lengths(lengths, storage.join(out, "completion_length.png")),
+              plots.missing_answers(reports, storage.join(out, "missing_answer.png"))]
     lines = [f"# Evaluation: {run['model']}", "",
              f"backend `{run['backend']}`, prompt `{run['prompt']}`, greedy; stop strings: {run['stop']}; "
              f"{run['elapsed_s']} s", "", *markdown_tables(reports), *sampling_lines(reports), ""]
-    lines += [f"![{image.stem}]({image.name})" for image in images if image]
-    path = out / "report.md"
-    path.write_text("\n".join(lines) + "\n")
+    lines += [f"![{storage.stem(image)}]({storage.name(image)})" for image in images if image]
+    path = storage.join(out, "report.md")
+    storage.write_text(path, "\n".join(lines) + "\n")
     return path

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 from itertools import groupby
-from pathlib import Path
 from typing import Any
 
 import ray
 
+from metamath import storage
 from metamath.config.schema import EvaluateConfig
 from metamath.evaluate.paired import SCORERS
 from metamath.evaluate.requests import decoder_config
@@ -33,7 +33,7 @@ def sampling_round(cfg: EvaluateConfig, benchmark: str, items, out: str, run_id:
                                        folder="sample", samples=cfg.samples)
     summary: dict[str, Any] = {"n": 0}
     if any_back:
-        summary = ray.get(summarise_samples.remote(scored, benchmark, cfg.samples, f"{out}/{benchmark}/samples.jsonl"))
+        summary = ray.get(summarise_samples.remote(scored, benchmark, cfg.samples, storage.join(out, benchmark, "samples.jsonl")))
     return {"k": cfg.samples, "temperature": cfg.temperature, "top_p": cfg.top_p, **summary,
             "decode": decode_stats(decoded.run)}
 
@@ -59,8 +59,7 @@ def summarise_samples(scored: str, benchmark: str, k: int, jsonl_path: str) -> d
     """One pass over the samples sorted by item: samples.jsonl and the sums behind the metrics."""
     sums = {scorer: {f"maj@{k}": 0.0, "pass@1": 0.0, f"pass@{k}": 0.0} for scorer in SCORERS}
     n = 0
-    Path(jsonl_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(jsonl_path, "w", encoding="utf-8") as handle:
+    with storage.open_text_output(jsonl_path) as handle:
         for _, group in groupby(sorted_rows(scored), key=lambda row: row["index"]):
             rows = list(group)
             for row in rows:

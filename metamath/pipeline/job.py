@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
+from metamath import storage
 from metamath.config import MetaMathConfig
 from metamath.pipeline.run import plan, wire
 from metamath.pipeline.state import PipelineState
@@ -33,11 +33,11 @@ def run_pipeline(cfg: MetaMathConfig) -> dict[str, Any]:
 def _finish(cfg: MetaMathConfig, state: PipelineState, elapsed: float) -> dict[str, Any]:
     from metamath.evaluate.compare import compare_runs
 
-    runs = [str(Path(state.stages[s]["artifacts"]["report"]).parent)
+    runs = [storage.parent(state.stages[s]["artifacts"]["report"])
             for s in ("evaluate_base", "evaluate_finetuned") if s in state.stages]
     table = None
     if runs:
-        table, comparison_md = compare_runs(runs, str(Path(cfg.pipeline.output_dir) / "comparison"))
+        table, comparison_md = compare_runs(runs, storage.join(cfg.pipeline.output_dir, "comparison"))
         _banner("base vs fine-tuned, accuracy % (paper and strict scorers)")
         print(table)
     _banner(f"artifacts (pipeline {elapsed:.0f} s this run)")
@@ -45,5 +45,6 @@ def _finish(cfg: MetaMathConfig, state: PipelineState, elapsed: float) -> dict[s
         for name, artifact in record["artifacts"].items():
             print(f"{stage:20s} {name:12s} {artifact}")
     if runs:
-        print(f"{'comparison':20s} {'table/plot':12s} {comparison_md} , {comparison_md.parent / 'comparison.png'}")
+        print(f"{'comparison':20s} {'table/plot':12s} {comparison_md} , "
+              f"{storage.join(storage.parent(comparison_md), 'comparison.png')}")
     return {"stages": state.stages, "comparison": table}

@@ -5,9 +5,9 @@ evaluation to the train export) and skips stages already finished."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
+from metamath import storage
 from metamath.config import MetaMathConfig
 
 
@@ -23,8 +23,7 @@ def _train(cfg: MetaMathConfig) -> tuple[dict[str, str], dict[str, Any]]:
     from metamath.train.job import run_train
 
     summary = run_train(cfg)
-    out = Path(cfg.train.output_dir)
-    return ({"final": summary["final"], "metrics": str(out / "metrics.jsonl")},
+    return ({"final": summary["final"], "metrics": storage.join(cfg.train.output_dir, "metrics.jsonl")},
             {"first_loss": summary["first_loss"], "last_loss": summary["last_loss"], "steps": summary["plan"]["total_steps"]})
 
 
@@ -32,10 +31,11 @@ def _evaluate_as(label: str, model: str) -> Callable[[MetaMathConfig], tuple[dic
     def run(cfg: MetaMathConfig) -> tuple[dict[str, str], dict[str, Any]]:
         from metamath.evaluate.job import run_evaluate
 
-        out = str(Path(cfg.evaluate.output_dir) / label)
+        out = storage.join(cfg.evaluate.output_dir, label)
         sub = cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={"model": model, "output_dir": out})})
         result = run_evaluate(sub, label=label)
-        return {"report": str(Path(out) / "report.json"), "report_md": str(Path(out) / "report.md")}, result["reports"]
+        return ({"report": storage.join(out, "report.json"), "report_md": storage.join(out, "report.md")},
+                result["reports"])
 
     return run
 
@@ -43,7 +43,7 @@ def _evaluate_as(label: str, model: str) -> Callable[[MetaMathConfig], tuple[dic
 def wire(cfg: MetaMathConfig) -> MetaMathConfig:
     """The train data default to the augment output."""
     if cfg.train is not None and cfg.train.data_path is None and cfg.augment is not None:
-        data = str(Path(cfg.augment.output_dir) / "metamathqa.jsonl")
+        data = storage.join(cfg.augment.output_dir, "metamathqa.jsonl")
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"data_path": data})})
     return cfg
 
@@ -60,5 +60,10 @@ def plan(cfg: MetaMathConfig) -> list[tuple[str, str, Callable]]:
         evaluate = cfg.require("evaluate")
         steps.append(("evaluate_base", "evaluate", _evaluate_as("base", evaluate.model)))
         if cfg.train is not None:
-            steps.append(("evaluate_finetuned", "evaluate", _evaluate_as("finetuned", cfg.train.output_dir + "/final")))
+            steps.append(("evaluate_finetuned", "evaluate", _evaluate_as("finetuned", finetuned_model(cfg))))
     return steps
+
+
+def finetuned_model(cfg: MetaMathConfig) -> str:
+    """The train stage's export: `final/` under its output folder, a local path or a URI."""
+    return storage.join(cfg.train.output_dir, "final")

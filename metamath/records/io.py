@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from metamath import storage
 from metamath.data.sources import MalformedRows, iter_rows
 from metamath.errors import DataError
 from metamath.records.schema import RECORD_FIELDS, REQUIRED_FIELDS, MetaMathQARecord
@@ -18,20 +18,19 @@ ARROW_SCHEMA = pa.schema(
 )
 
 
-def write_jsonl(records: Iterable[MetaMathQARecord], path: str | Path) -> int:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+def write_jsonl(records: Iterable[MetaMathQARecord], path: str) -> int:
     count = 0
-    with open(path, "w", encoding="utf-8") as handle:
+    with storage.open_text_output(str(path)) as handle:
         for record in records:
             handle.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
             count += 1
     return count
 
 
-def write_parquet(records: Iterable[MetaMathQARecord], path: str | Path) -> int:
+def write_parquet(records: Iterable[MetaMathQARecord], path: str) -> int:
     rows = [r.to_dict() for r in records]
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=ARROW_SCHEMA), str(path))
+    with storage.open_output(str(path)) as out:
+        pq.write_table(pa.Table.from_pylist(rows, schema=ARROW_SCHEMA), out)
     return len(rows)
 
 

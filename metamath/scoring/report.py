@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from pathlib import Path
 from typing import Any, Sequence
 
 from metamath.data.benchmarks import Problem
@@ -96,11 +95,11 @@ def benchmark_report(problems: Sequence[Problem], verdicts: Sequence[Verdict]) -
     return builder.build()
 
 
-def write_report(out_dir: str | Path, reports: dict[str, Any]) -> Path:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "report.json"
-    path.write_text(json.dumps(reports, indent=2, sort_keys=True) + "\n")
+def write_report(out_dir: str, reports: dict[str, Any]) -> str:
+    from metamath import storage
+
+    path = storage.join(str(out_dir), "report.json")
+    storage.write_text(path, json.dumps(reports, indent=2, sort_keys=True) + "\n")
     return path
 
 

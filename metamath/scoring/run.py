@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
+from metamath import storage
 from metamath.data.benchmarks import load_benchmark
 from metamath.scoring.predictions import match_predictions
 from metamath.scoring.report import benchmark_report, write_report
@@ -24,12 +24,10 @@ def score_predictions(
     problems = load_benchmark(benchmark, "test", path=data_path, root=data_root).problems
     matched = match_predictions(predictions, problems)
     verdicts = score_batch(benchmark, [(m.completion, m.problem.gold) for m in matched], workers)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "verdicts.jsonl", "w", encoding="utf-8") as handle:
+    with storage.open_text_output(storage.join(out_dir, "verdicts.jsonl")) as handle:
         for item, verdict in zip(matched, verdicts):
             row = {"id": item.problem.id, "line": item.line, "gold": item.problem.gold, **verdict.to_dict()}
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     reports = {benchmark: benchmark_report([m.problem for m in matched], verdicts)}
-    write_report(out, reports)
+    write_report(out_dir, reports)
     return reports

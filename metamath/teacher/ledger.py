@@ -72,18 +72,12 @@ class LedgerTotals:
 
 def read_ledger(store_root: str, run: str) -> LedgerTotals:
     """The round's totals, read line by line (a torn last line is skipped)."""
-    from metamath.teacher.store import filesystem_for, text_lines
+    from metamath import storage
 
-    fs, path, _ = filesystem_for(ledger_root(store_root, run))
     totals = LedgerTotals()
-    if fs.get_file_info(path).type.name == "NotFound":
-        return totals
-    import pyarrow.fs as pafs
-
-    for info in fs.get_file_info(pafs.FileSelector(path)):
-        if info.base_name.endswith(".jsonl"):
-            for line in text_lines(fs, info.path):
-                _count(totals, line)
+    for path in storage.list_files(ledger_root(store_root, run), ".jsonl", recursive=False):
+        for line in storage.text_lines(path):
+            _count(totals, line)
     return totals
 
 
@@ -102,8 +96,6 @@ def _count(totals: LedgerTotals, line: str) -> None:
 
 def clear_ledger(store_root: str) -> None:
     """Ledgers of earlier rounds: their counts are in their stats already."""
-    from metamath.teacher.store import filesystem_for
+    from metamath import storage
 
-    fs, path, _ = filesystem_for(f"{store_root.rstrip('/')}/{LEDGER}")
-    if fs.get_file_info(path).type.name != "NotFound":
-        fs.delete_dir(path)
+    storage.delete(f"{store_root.rstrip('/')}/{LEDGER}")

@@ -21,10 +21,11 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 import ray
 
+from metamath import storage
 from metamath.config import TeacherConfig
 from metamath.teacher.ledger import clear_ledger
 from metamath.teacher.store import Store
-from metamath.ray_utils import LIGHT_CPUS, read_parquet_files
+from metamath.ray_utils import LIGHT_CPUS, on_driver_node, read_parquet_files, rebatch, write_parquet
 
 CALLS_PER_ACTOR = 4  # batches an `openai` actor works on at once (they share its event loop)
 
@@ -126,25 +127,26 @@ def _limiter(cfg: TeacherConfig, store_root: str, run_tag: str):
     from metamath.teacher.limiter import RateLimiter
     from metamath.teacher.shutdown import register
 
-    limiter = RateLimiter.remote(cfg.max_concurrency, cfg.requests_per_minute, cfg.tokens_per_minute)
+    limiter = RateLimiter.options(**on_driver_node()).remote(cfg.max_concurrency, cfg.requests_per_minute,
+                                                              cfg.tokens_per_minute)
     register(limiter, cfg.shutdown_grace_s, store_root, run_tag)
     return limiter
 
 
 def _through_backend(ds, cfg: TeacherConfig, store_root: str, run_tag: str, n_groups: int, chat: bool):
     """Group rows -> one row per sample, each response stored as it arrives."""
-    from metamath.models import absolute_model
+    from metamath.models import model_reference
     from metamath.teacher import workers
 
-    if cfg.backend != "openai":  # after the keys were made: a local folder is found from any worker
-        cfg = cfg.model_copy(update={"model": absolute_model(cfg.model)})
+    if cfg.backend != "openai":  # after the keys were made: each worker resolves it on its node
+        cfg = cfg.model_copy(update={"model": model_reference(cfg.model)})
     if cfg.backend == "openai":
         # Each actor runs CALLS_PER_ACTOR batches at once on its one event loop, each about its
         # share of the job-wide concurrency: while one batch waits on its slowest request, the
         # others keep the permits busy (one batch at a time sagged to 0.62 of ideal; now ~0.95).
         # Blocks of one batch each: an actor works through the batches of one block in sequence.
         batch = max(1, min(n_groups, math.ceil(cfg.max_concurrency / cfg.replicas)))
-        ds = ds.repartition(target_num_rows_per_block=batch)
+        ds = rebatch(ds, batch)
         pool = ray.data.ActorPoolStrategy(size=cfg.replicas, max_concurrent_calls_per_actor=CALLS_PER_ACTOR,
                                           enable_true_multi_threading=True)
         return ds.map_batches(workers.OpenAIWorker, batch_size=batch, batch_format="pandas",
@@ -155,15 +157,14 @@ def _through_backend(ds, cfg: TeacherConfig, store_root: str, run_tag: str, n_gr
         # Blocks of exactly one generate batch (but the last): the lookup's hash buckets come in
         # uneven sizes, and a loose repartition cut 20 rows into 10 + 7 + 3, three generate calls
         # for the time of two (0.72 of a plain loop's tokens/s; exact blocks: see the README).
-        ds = ds.repartition(target_num_rows_per_block=cfg.batch_size, strict=True)
+        ds = rebatch(ds, cfg.batch_size, strict=True)
         return ds.map_batches(workers.HFWorker, batch_size=cfg.batch_size, batch_format="pandas",
                               fn_constructor_kwargs={"cfg": cfg.model_dump(), "store_root": store_root, "run": run_tag},
                               compute=ray.data.ActorPoolStrategy(size=cfg.replicas), num_cpus=1,
                               num_gpus=1 if cfg.use_gpu else 0)
-    from metamath.models import resolve_model
     from metamath.teacher.vllm_backend import build_vllm_processor, expand_samples
 
-    run = build_vllm_processor(cfg, resolve_model(cfg.model), store_root, run_tag, chat=chat)
+    run = build_vllm_processor(cfg, cfg.model, store_root, run_tag, chat=chat)
     # (No repartition here: its task asks for a whole CPU, which an engine and the chat-template
     # actor leave no room for on 2 cores: the round stalled for good.)
     return run(ds.flat_map(expand_samples, num_cpus=LIGHT_CPUS))
@@ -241,20 +242,8 @@ def column_totals(ds, columns: list[str]) -> dict[str, int]:
     return totals
 
 
-def folder_fs(path: str):
-    """(pyarrow filesystem, path inside it) for a local folder or a URI (s3://, gs://, ...)."""
-    import pyarrow.fs as pafs
-
-    return pafs.FileSystem.from_uri(path) if "://" in path else (pafs.LocalFileSystem(), path)
-
-
 def clear_folder(path: str) -> None:
-    import pyarrow.fs as pafs
-
-    fs, inner = folder_fs(path)
-    if fs.get_file_info(inner).type != pafs.FileType.NotFound:
-        fs.delete_dir_contents(inner, missing_dir_ok=True)
-    fs.create_dir(inner, recursive=True)
+    storage.clear_folder(path)
 
 
 def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: str, run_tag: str,
@@ -277,12 +266,12 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
         if batches:
             batches.close()
         return Round(out_dir, run, 0)
-    tally = Tally.remote()
+    tally = Tally.options(**on_driver_node()).remote()
     parts = _sample_parts(resolved, totals, cfg, store_root, run_tag, chat, batches, tally)
     clear_folder(out_dir)
     if parts:
         rows = union_all(parts)
-        run_with_progress(lambda: rows.write_parquet(out_dir, ray_remote_args={"num_cpus": LIGHT_CPUS}), tally,
+        run_with_progress(lambda: write_parquet(rows, out_dir, ray_remote_args={"num_cpus": LIGHT_CPUS}), tally,
                           totals["n_pending"], f"{label}: {totals['n_cached']} on file")
     run, count, stages = ray.get(tally_round.remote(out_dir, store_root, run_tag))
     result = TeacherRun(**run)
@@ -367,23 +356,16 @@ TALLY_COLUMNS = ["cached", "reused", "attempts", "retries", "status", "reason", 
 
 
 def shard_files(path: str) -> list[str]:
-    import pyarrow.fs as pafs
-
-    fs, inner = folder_fs(path)
-    if fs.get_file_info(inner).type == pafs.FileType.NotFound:
-        return []
-    infos = fs.get_file_info(pafs.FileSelector(inner, recursive=True))
-    return sorted(i.path for i in infos if i.base_name.endswith(".parquet"))
+    """A stage's Parquet shards, in the form of `path` (a URI stays one)."""
+    return storage.list_files(path, ".parquet")
 
 
 def read_shards(path: str, columns: list[str] | None = None):
     """The shards of a round (or any stage) as a Dataset; None when it wrote nothing."""
-    files = shard_files(path)
+    fs, files = storage.resolve_many(shard_files(path))
     if not files:
         return None
-    fs = folder_fs(path)[0]
-    prefix = path.split("://", 1)[0] + "://" if "://" in path else ""
-    return read_parquet_files(fs, files, lambda f: prefix + f, columns, ray_remote_args={"num_cpus": LIGHT_CPUS})
+    return read_parquet_files(fs, files, columns, ray_remote_args={"num_cpus": LIGHT_CPUS})
 
 
 def count_by(ds, columns: list[str]) -> Counter:
@@ -407,10 +389,10 @@ def iter_shard_batches(path: str, columns: list[str]) -> Iterator[pa.RecordBatch
     """One record batch at a time (for tasks that tally a stage's output)."""
     import pyarrow.dataset as pads
 
-    files = shard_files(path)
+    fs, files = storage.resolve_many(shard_files(path))
     if not files:
         return
-    yield from pads.dataset(files, format="parquet", filesystem=folder_fs(path)[0]).to_batches(columns=columns)
+    yield from pads.dataset(files, format="parquet", filesystem=fs).to_batches(columns=columns)
 
 
 def iter_shard_rows(path: str, columns: list[str]) -> Iterator[dict[str, Any]]:

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from metamath import storage
 from metamath.teacher.requests import TeacherResponse
 
 MANIFEST = "MANIFEST.json"
@@ -38,20 +40,24 @@ STORE_SCHEMA = pa.schema([
 
 def filesystem_for(root: str) -> tuple[pafs.FileSystem, str, bool]:
     """pyarrow's filesystem for a local path or URI, the path inside it, and whether it is local."""
-    if "://" in root:
-        fs, path = pafs.FileSystem.from_uri(root)
-        return fs, path, isinstance(fs, pafs.LocalFileSystem)
-    return pafs.LocalFileSystem(), os.path.abspath(root), True
+    fs, path = storage.filesystem(root)
+    return fs, path, isinstance(fs, pafs.LocalFileSystem)
 
 
 class StoreWriter:
-    def __init__(self, root: str, run: str = "", remote_flush_rows: int = 64) -> None:
+    """One process's journal file(s). On an object store lines are buffered and written as a new
+    part when `remote_flush_rows` lines are waiting or the oldest has waited `remote_flush_s`
+    (checked at each write), and whenever the caller flushes: workers flush at the end of every
+    batch, so every row they hand on is on the store first."""
+
+    def __init__(self, root: str, run: str = "", remote_flush_rows: int = 64, remote_flush_s: float = 1.0) -> None:
         self.fs, self.path, self.local = filesystem_for(root)
         self.fs.create_dir(self.path, recursive=True)
         self.run = run
         self.name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.remote_flush_rows = remote_flush_rows
+        self.remote_flush_rows, self.remote_flush_s = remote_flush_rows, remote_flush_s
         self._buffer: list[str] = []
+        self._oldest = 0.0
         self._part = 0
         self._handle = open(f"{self.path}/{self.name}.jsonl", "a", encoding="utf-8") if self.local else None
 
@@ -68,8 +74,10 @@ class StoreWriter:
             self._handle.write(line)
             self._handle.flush()
             return
+        if not self._buffer:
+            self._oldest = time.monotonic()
         self._buffer.append(line)
-        if len(self._buffer) >= self.remote_flush_rows:
+        if len(self._buffer) >= self.remote_flush_rows or time.monotonic() - self._oldest >= self.remote_flush_s:
             self.flush()
 
     def flush(self) -> None:
@@ -172,13 +180,6 @@ class Store:
     def segment_paths(self) -> list[str]:
         return [f"{self.path}/{SEGMENTS}/{name}" for name in self.manifest()["segments"]]
 
-    def uri(self, path: str) -> str:
-        """A path of this store as Ray Data reads it (a URI keeps its filesystem)."""
-        if "://" not in self.root or isinstance(self.fs, pafs.LocalFileSystem):
-            return path
-        scheme = self.root.split("://", 1)[0]
-        return f"{scheme}://{path}"
-
     def _write_manifest(self, manifest: dict[str, list[str]]) -> None:
         tmp = f"{self.path}/.{MANIFEST}.{uuid.uuid4().hex[:8]}"
         with self.fs.open_output_stream(tmp) as out:
@@ -227,7 +228,7 @@ class Store:
         from metamath.ray_utils import read_parquet_files
 
         paths = self.segment_paths()
-        return read_parquet_files(self.fs, paths, self.uri, schema=STORE_SCHEMA) if paths else None
+        return read_parquet_files(self.fs, paths, schema=STORE_SCHEMA) if paths else None
 
     def rows(self) -> int:
         """Rows in the segments (from their footers: nothing is read)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from typing import Any, Iterator
 
@@ -72,14 +73,29 @@ def placement(cfg: TeacherConfig) -> dict[str, Any]:
     return {"bundles": [dict(bundle) for _ in range(cfg.tensor_parallel_size)], "strategy": "PACK"}
 
 
-def runtime_env(cfg: TeacherConfig) -> dict[str, Any]:
-    env = {"VLLM_LOGGING_LEVEL": "WARNING"}  # per-request INFO lines would bury our progress bars
+def model_source(model: str) -> tuple[str, dict[str, Any]]:
+    """(the folder engines load, runtime-env additions). A model on a URI is fetched by every
+    engine worker into a folder the driver names, on whichever node Ray starts it (a restarted
+    engine on a fresh node too), by a worker setup hook that runs before the engine loads."""
+    from metamath import storage
+    from metamath.models import PREFETCH_ENV, remote_model_dir, resolve_model
+
+    if not storage.is_uri(model):  # a folder's path is the engine's to check where it runs
+        return (model if os.path.isabs(model) else resolve_model(model)), {}
+    folder = str(remote_model_dir(model)[0])
+    return folder, {"worker_process_setup_hook": "metamath.models.prefetch_from_env",
+                    "env_vars": {PREFETCH_ENV: f"{model}|{folder}"}}
+
+
+def runtime_env(cfg: TeacherConfig, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    extra = dict(extra or {})
+    env = {"VLLM_LOGGING_LEVEL": "WARNING", **extra.pop("env_vars", {})}  # INFO lines would bury our progress bars
     if not cfg.use_gpu:
         env["VLLM_CPU_KVCACHE_SPACE"] = str(cfg.kv_cache_gb)
         # vLLM keeps one core free for the serving front end it expects beside the engine; in a
         # Ray Data pipeline the engine is the work (measured on 2 cores: 107 -> 147 tokens/s).
         env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "0"
-    return {"env_vars": env}
+    return {"env_vars": env, **extra}
 
 
 def concurrent_batches(cfg: TeacherConfig, kwargs: dict[str, Any]) -> int:
@@ -109,18 +125,20 @@ def allow_every_batch_of_a_block(batches: int) -> None:
         planner.DEFAULT_ASYNC_BATCH_UDF_MAX_CONCURRENCY = batches
 
 
-def engine_config(cfg: TeacherConfig, model_source: str, max_model_len: int = 4096, chat: bool = True):
-    """`chat=False` for raw prompts (the paper's evaluation template): no chat template stage."""
+def engine_config(cfg: TeacherConfig, model: str, max_model_len: int = 4096, chat: bool = True):
+    """`chat=False` for raw prompts (the paper's evaluation template): no chat template stage.
+    `model`: a model reference (a name, a folder, a URI)."""
     from ray.data.llm import vLLMEngineProcessorConfig
 
+    source, fetch = model_source(model)
     light = {"num_cpus": LIGHT_CPUS, "concurrency": cfg.replicas}
     kwargs = engine_kwargs(cfg, max_model_len)
     separate_tokenizer = light if cfg.use_gpu else False
     return vLLMEngineProcessorConfig(
-        model_source=model_source,
+        model_source=source,
         engine_kwargs=kwargs,
         placement_group_config=placement(cfg),
-        runtime_env=runtime_env(cfg),
+        runtime_env=runtime_env(cfg, fetch),
         log_engine_metrics=False,
         should_continue_on_error=True,  # a failing request fails its sample, not the job
         chat_template_stage={**light, "enabled": True} if chat else False,
@@ -169,20 +187,27 @@ def response_row(row: dict[str, Any], max_tokens: int | None = None) -> dict[str
             "prompt_key": row.get("prompt_key", ""), "fanout": row.get("fanout") or "{}"}
 
 
-def store_responses(row: dict[str, Any], store_root: str, run: str, max_tokens: int) -> dict[str, Any]:
+def store_responses(batch: "pa.Table", store_root: str, run: str, max_tokens: int) -> "pa.Table":
+    """Engine rows -> response rows, each stored; the batch is on the store before it is handed on
+    (pyarrow rows: a missing error is None, where pandas would give a truthy NaN)."""
+    import pyarrow as pa
+
     from metamath.teacher.store import process_writer
 
-    out = response_row(row, max_tokens)
-    process_writer(store_root, run).append(TeacherResponse.from_row(out), out["prompt_key"])
-    return out
+    writer = process_writer(store_root, run)
+    out = [response_row(row, max_tokens) for row in batch.to_pylist()]
+    for row in out:
+        writer.append(TeacherResponse.from_row(row), row["prompt_key"])
+    writer.flush()
+    return pa.Table.from_pylist(out)
 
 
-def build_vllm_processor(cfg: TeacherConfig, model_source: str, store_root: str, run: str = "", chat: bool = True,
+def build_vllm_processor(cfg: TeacherConfig, model: str, store_root: str, run: str = "", chat: bool = True,
                          max_model_len: int | None = None):
     """A ray.data.llm Processor: Dataset of expanded samples -> Dataset of response rows."""
     from ray.data.llm import build_processor
 
-    config = engine_config(cfg, model_source, max_model_len or cfg.max_model_len, chat)
+    config = engine_config(cfg, model, max_model_len or cfg.max_model_len, chat)
     allow_every_batch_of_a_block(config.max_concurrent_batches)
     processor = build_processor(config, preprocess=lambda row: preprocess_row(row, cfg),
                                 preprocess_map_kwargs={"num_cpus": LIGHT_CPUS},
@@ -192,6 +217,7 @@ def build_vllm_processor(cfg: TeacherConfig, model_source: str, store_root: str,
 
     def decode(samples):
         # Error rows skip a processor's postprocess, so every row is converted (and stored) after it.
-        return processor(samples).map(store_responses, fn_kwargs=kwargs, num_cpus=LIGHT_CPUS)
+        return processor(samples).map_batches(store_responses, fn_kwargs=kwargs, batch_format="pyarrow",
+                                              num_cpus=LIGHT_CPUS)
 
     return decode

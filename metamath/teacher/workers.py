@@ -39,6 +39,10 @@ def _groups(batch: pd.DataFrame) -> list[dict]:
     return groups
 
 
+async def _flushed(store: StoreWriter) -> None:
+    store.flush()
+
+
 class OpenAIWorker:
     """Ray Data may call this from several threads at once (`max_concurrent_calls_per_actor`):
     every call only submits its coroutines to the one event loop, where the runner, the permit
@@ -76,6 +80,7 @@ class OpenAIWorker:
             return await asyncio.gather(*(self.runner.run_group(messages, keys) for messages, keys in todo if keys))
 
         results = self.loop.run(run_all())
+        self.loop.run(_flushed(self.store))  # on the loop that writes: on the store before handed on
         return _out_rows(groups, {**found, **{r.key: r for group in results for r in group}})
 
 
@@ -153,4 +158,5 @@ class HFWorker:
                 response = TeacherResponse(key, text, "ok", None, finish, p_tok, c_tok, latency_s=latency, finished_at=now)
                 self.store.append(response, prompt_of[key])
                 responses[key] = response
+        self.store.flush()
         return _out_rows(groups, responses)

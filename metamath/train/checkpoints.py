@@ -61,19 +61,17 @@ def _read_json(fs: Any, path: str) -> dict | None:
 def resume_point(run_dir: str) -> tuple[str | None, int, list[str]]:
     """(the newest complete checkpoint under `run_dir` or None, its step, messages about the
     incomplete ones skipped)."""
-    import pyarrow.fs as pafs
+    from metamath import storage
 
-    fs, inner = pafs.FileSystem.from_uri(run_dir) if "://" in run_dir else (pafs.LocalFileSystem(), run_dir)
-    if fs.get_file_info(inner).type.name == "NotFound":
-        return None, 0, []
-    folders = [(int(m.group(1)), i.path) for i in fs.get_file_info(pafs.FileSelector(inner))
-               if i.type.name == "Directory" and (m := FOLDER.match(i.base_name))]
+    fs = storage.filesystem(run_dir)[0]
+    folders = [(int(m.group(1)), folder) for folder in storage.list_dirs(run_dir)
+               if (m := FOLDER.match(storage.name(folder)))]
     skipped = []
-    for step, path in sorted(folders, reverse=True):
+    for step, folder in sorted(folders, reverse=True):
+        path = storage.filesystem(folder)[1]
         missing = missing_part(fs, path)
         if missing is None:
-            uri = path if "://" not in run_dir else f"{run_dir.split('://', 1)[0]}://{path}"
-            return uri, step, skipped
+            return folder, step, skipped
         skipped.append(f"skipped the incomplete checkpoint {path.rsplit('/', 1)[-1]} (missing {missing}): "
                        "it was being written when the run stopped")
     return None, 0, skipped

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import pyarrow.fs as pafs
+
+from metamath import storage
 from metamath.config.schema import TrainConfig
 from metamath.errors import ConfigError, DataError
 from metamath.records.io import read_records
@@ -37,10 +40,11 @@ class DataStats:
 class Tokenize:
     """Ray Data actor: loads the tokenizer once, then encodes batches."""
 
-    def __init__(self, model_path: str, template: str, max_length: int) -> None:
+    def __init__(self, model: str, template: str, max_length: int) -> None:
+        from metamath.models import resolve_model
         from metamath.train.model import load_tokenizer
 
-        self.tokenizer = load_tokenizer(model_path)
+        self.tokenizer = load_tokenizer(resolve_model(model, tokenizer_only=True))  # on this worker's node
         self.template, self.max_length = template, max_length
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
@@ -60,14 +64,16 @@ def _read(path: str, on_malformed: str) -> tuple[Any, list, int]:
     from metamath.data.sources import is_plain_jsonl
 
     records, bad = read_records(path, on_malformed)
-    if bad.count or not (path.endswith(".parquet") or is_plain_jsonl(path)):
-        # rows skipped, a JSON array (the Hub's MetaMathQA-395K.json) or a byte-order mark:
-        # train on the rows our reader checked
+    inner, fs = storage.for_ray(path)
+    native = not isinstance(fs, pafs.PyFileSystem)  # Ray Data's JSON-lines reader resolves the URI itself
+    if bad.count or not (path.endswith(".parquet") or (native and is_plain_jsonl(path))):
+        # rows skipped, a JSON array (the Hub's MetaMathQA-395K.json), a byte-order mark, or an
+        # fsspec filesystem: train on the rows our reader checked
         return _from_records(records), records, bad.count
     if path.endswith(".parquet"):
-        ds = ray.data.read_parquet(path, columns=["query", "response"])
+        ds = ray.data.read_parquet(inner, filesystem=fs, columns=["query", "response"])
     else:
-        ds = ray.data.read_json(path, lines=True).select_columns(["query", "response"])
+        ds = ray.data.read_json(storage.absolute(path), lines=True).select_columns(["query", "response"])
     return ds, records, 0
 
 

@@ -7,14 +7,15 @@ import json
 import time
 from typing import Any
 
+from metamath import storage
 from metamath.config import MetaMathConfig
 from metamath.config.schema import TrainConfig
-from metamath.models import resolve_model
+from metamath.models import check_model, model_reference, resolve_model
 from metamath.train.checkpoints import RUN_NAME
 from metamath.train.dataset import DataStats, build_dataset
 from metamath.train.model import load_tokenizer
 from metamath.train.plan import StepPlan, deepspeed_config, effective_zero_stage, step_plan
-from metamath.train.storage import is_uri, storage_path
+from metamath.train.storage import storage_path
 
 
 def make_trainer(cfg: TrainConfig, plan: StepPlan, model_path: str, dataset: Any) -> Any:
@@ -33,7 +34,7 @@ def make_trainer(cfg: TrainConfig, plan: StepPlan, model_path: str, dataset: Any
         scaling_config=ScalingConfig(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, resources_per_worker=resources),
         torch_config=TorchConfig(backend="nccl" if cfg.use_gpu else "gloo"),
         run_config=RunConfig(
-            name=RUN_NAME, storage_path=storage_path(cfg.output_dir),
+            name=RUN_NAME, **ray_train_storage(cfg.output_dir),
             failure_config=FailureConfig(max_failures=cfg.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=2),
         ),
@@ -41,15 +42,25 @@ def make_trainer(cfg: TrainConfig, plan: StepPlan, model_path: str, dataset: Any
     )
 
 
+def ray_train_storage(output_dir: str) -> dict[str, Any]:
+    """RunConfig's storage: a local folder as an absolute path; a URI as its filesystem and the
+    path inside it (an fsspec filesystem such as abfs:// too, which Ray Train cannot infer)."""
+    if storage.is_local(output_dir):
+        return {"storage_path": storage_path(output_dir)}
+    fs, inner = storage.filesystem(output_dir)
+    return {"storage_path": inner, "storage_filesystem": fs}
+
+
 def run_train(cfg: MetaMathConfig) -> dict[str, Any]:
     from metamath.ray_utils import ensure_ray
 
     tcfg = cfg.require("train")
     started = time.time()
-    model_path = resolve_model(tcfg.model)
-    load_tokenizer(model_path)  # an unknown or offline model fails here, before Ray starts work
+    model = model_reference(tcfg.model)  # each worker resolves it on its own node (a URI: fetched there)
+    check_model(model, "train.model")
+    load_tokenizer(resolve_model(model, tokenizer_only=True))  # an unknown or offline model fails here
     ensure_ray()
-    dataset, stats = build_dataset(tcfg, model_path, cfg.data.on_malformed)
+    dataset, stats = build_dataset(tcfg, model, cfg.data.on_malformed)
     plan = step_plan(tcfg, stats.train_rows)
     if stats.selection:
         kept = stats.selection
@@ -59,7 +70,7 @@ def run_train(cfg: MetaMathConfig) -> dict[str, Any]:
     print(f"[train] {stats.examples} examples ({stats.truncated} truncated at {tcfg.max_length} tokens, "
           f"{stats.dropped_no_target} dropped) -> {plan.total_steps} steps of {tcfg.global_batch_size} "
           f"on {tcfg.num_workers} worker(s), {_zero_label(tcfg)} {tcfg.precision}", flush=True)
-    result = make_trainer(tcfg, plan, model_path, dataset).fit()
+    result = make_trainer(tcfg, plan, model, dataset).fit()
     summary = _summary(tcfg, plan, stats, result, time.time() - started)
     _write_summary(tcfg.output_dir, summary)
     return summary
@@ -75,10 +86,10 @@ def _zero_label(cfg: TrainConfig) -> str:
 def _summary(cfg: TrainConfig, plan: StepPlan, stats: DataStats, result: Any, elapsed: float) -> dict[str, Any]:
     from metamath.train.metrics import read_metrics
 
-    rows = [] if is_uri(cfg.output_dir) else read_metrics(storage_path(cfg.output_dir))
+    rows = read_metrics(storage_path(cfg.output_dir))
     return {
         "model": cfg.model, "data_path": cfg.data_path, "plan": plan.to_dict(), "data": stats.to_dict(),
-        "final": cfg.output_dir.rstrip("/") + "/final",
+        "final": storage.join(cfg.output_dir, "final"),
         "checkpoint": result.checkpoint.path if result.checkpoint else None,
         "first_loss": rows[0]["loss"] if rows else None, "last_loss": rows[-1]["loss"] if rows else None,
         "elapsed_s": round(elapsed, 1),
@@ -86,16 +97,6 @@ def _summary(cfg: TrainConfig, plan: StepPlan, stats: DataStats, result: Any, el
 
 
 def _write_summary(output_dir: str, summary: dict[str, Any]) -> None:
-    text = json.dumps(summary, indent=2)
-    if is_uri(output_dir):
-        import pyarrow.fs as pafs
-
-        fs, inner = pafs.FileSystem.from_uri(output_dir.rstrip("/") + "/train_summary.json")
-        with fs.open_output_stream(inner) as handle:
-            handle.write(text.encode())
-    else:
-        from pathlib import Path
-
-        Path(storage_path(output_dir), "train_summary.json").write_text(text + "\n")
+    storage.write_text(storage.join(storage_path(output_dir), "train_summary.json"), json.dumps(summary, indent=2) + "\n")
     print(f"[train] done in {summary['elapsed_s']}s; loss {summary['first_loss']} -> {summary['last_loss']}; "
           f"final model: {summary['final']}", flush=True)

@@ -50,12 +50,14 @@ def restore(engine: Any, run_dir: str) -> tuple[int, list[str]]:
     killed while a checkpoint was being copied must resume from the one before it."""
     from ray.train import Checkpoint
 
+    from metamath import storage
     from metamath.train.checkpoints import resume_point
 
     path, step, skipped = resume_point(run_dir)
     if path is None:
         return 0, skipped
-    with Checkpoint(path).as_directory() as folder:
+    fs, inner = storage.filesystem(path)
+    with Checkpoint(inner, filesystem=fs).as_directory() as folder:
         engine.load_checkpoint(folder, tag=DS_TAG, load_module_strict=True)
         return json.loads((Path(folder) / "trainer_state.json").read_text())["step"], skipped
 

@@ -79,8 +79,11 @@ class MetricsLog:
         self.board.close()
 
 
-def read_metrics(folder: str | Path) -> list[dict[str, Any]]:
-    path = Path(folder) / "metrics.jsonl"
-    if not path.exists():
+def read_metrics(folder: str) -> list[dict[str, Any]]:
+    """A run's metrics.jsonl, from its output folder (local or a URI)."""
+    from metamath import storage
+
+    path = storage.join(str(folder), "metrics.jsonl")
+    if not storage.exists(path):
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in storage.text_lines(path) if line.strip()]

@@ -18,6 +18,7 @@ from metamath.train.loop import (
     restore,
     save_checkpoint,
 )
+from metamath.models import resolve_model
 from metamath.train.metrics import MetricsLog, Stopwatch
 from metamath.train.model import load_model, load_tokenizer
 from metamath.train.checkpoints import RUN_NAME
@@ -77,8 +78,9 @@ def _start(config: dict[str, Any]) -> tuple[_Training, Any, int]:
     cfg, plan = TrainConfig(**config["train"]), StepPlan(**config["plan"])
     _setup(cfg)
     context = ray.train.get_context()
-    tokenizer = load_tokenizer(config["model_path"])
-    engine, scheduler = build_engine(cfg, plan, config["deepspeed"], load_model(cfg, config["model_path"], tokenizer))
+    model_path = resolve_model(config["model_path"])  # on this worker's node: a URI is fetched here once
+    tokenizer = load_tokenizer(model_path)
+    engine, scheduler = build_engine(cfg, plan, config["deepspeed"], load_model(cfg, model_path, tokenizer))
     skip_lone_all_reduce(engine, effective_zero_stage(cfg))
     step, skipped = restore(engine, f"{cfg.output_dir.rstrip('/')}/{RUN_NAME}")
     first = context.get_world_rank() == 0

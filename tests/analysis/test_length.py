@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -19,7 +20,7 @@ def _run(folder, n=30):
 
 
 def test_three_equal_bins_by_words_with_known_accuracies(tmp_path):
-    table, path = analyze_length(str(_run(tmp_path / "run")))
+    table, written = analyze_length(str(_run(tmp_path / "run")))
     result = json.loads((tmp_path / "run" / "analysis" / "length.json").read_text())["gsm8k"]
     assert [b["bin"] for b in result] == ["short", "medium", "long"] and [b["n"] for b in result] == [10, 10, 10]
     assert [b["words"] for b in result] == [[1, 10], [11, 20], [21, 30]]
@@ -27,7 +28,8 @@ def test_three_equal_bins_by_words_with_known_accuracies(tmp_path):
     assert [b["strict"]["accuracy"] for b in result] == [1.0, 0.0, 0.0]
     assert result[1]["paper"]["ci95"] == [0.2366, 0.7634]            # 5/10, 95% Wilson
     assert "| gsm8k | medium | 11-20 | 10 | 50.0 [23.7, 76.3] | 0.0 [0.0, 27.8] |" in table
-    assert (tmp_path / "run" / "analysis" / "length.png").stat().st_size > 1000 and path.name == "length.md"
+    assert (tmp_path / "run" / "analysis" / "length.png").stat().st_size > 1000
+    assert [Path(p).name for p in written] == ["length.md", "length.json", "length.png"]
 
 
 def test_uneven_counts_and_ties_cut_deterministically():

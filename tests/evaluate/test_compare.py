@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -25,8 +26,8 @@ def test_runs_side_by_side_in_markdown_and_a_plot(tmp_path):
     # every accuracy with its 95% Wilson interval (1/10: [1.8, 40.4], 3/10: [10.8, 60.3], ...)
     assert lines[2] == "| gsm8k | paper | 10.0 [1.8, 40.4] (n=10) | 30.0 [10.8, 60.3] (n=10) |"
     assert lines[3] == "| gsm8k | strict | 20.0 [5.7, 51.0] (n=10) | 40.0 [16.8, 68.7] (n=10) |"
-    assert path.read_text().startswith("# Accuracy") and (tmp_path / "cmp" / "comparison.png").stat().st_size > 1000
-    assert "Paired" not in path.read_text()  # no per-item verdicts kept: no paired test claimed
+    assert Path(path).read_text().startswith("# Accuracy") and (tmp_path / "cmp" / "comparison.png").stat().st_size > 1000
+    assert "Paired" not in Path(path).read_text()  # no per-item verdicts kept: no paired test claimed
 
 
 def _predictions(folder, correct_ids, n=40):
@@ -48,7 +49,7 @@ def test_paired_differences_against_the_first_run_tell_a_real_gain_from_noise(tm
     assert gain["ci95"][0] > 0.3 and gain["ci95"][1] <= 0.65
     flat = next(r for r in paired if r["b"] == "noise" and r["scorer"] == "strict")
     assert (flat["only_a"], flat["only_b"]) == (1, 2) and flat["mcnemar_p"] == 1.0 and not flat["significant"]
-    text = path.read_text()
+    text = Path(path).read_text()
     assert "## Paired differences against base" in text
     assert "| gsm8k | paper | base -> tuned | 40 | +50.0 |" in text and "| yes |" in text
     assert "| gsm8k | strict | base -> noise | 40 | +2.5 |" in text and "paired, on the items" in table
