@@ -217,7 +217,7 @@ def read_text(path: str) -> str:
 def text_lines(path: str, encoding: str = "utf-8") -> Iterator[str]:
     """Line by line, never the whole file in memory."""
     with open_input(path) as stream:
-        yield from io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline="")
+        yield from io.TextIOWrapper(stream, encoding=encoding, errors="replace")
 
 
 def write_bytes(path: str, data: bytes) -> None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from metamath import storage
 from metamath.config import TeacherConfig
 from metamath.teacher.requests import TeacherResponse
 
@@ -46,14 +48,17 @@ class InputFile:
 
 
 class InputWriter:
-    """Rolls over to a new file at either limit; one series of files per endpoint."""
+    """Rolls over to a new file at either limit; one series of files per endpoint. For a folder
+    on an object store the files are written in a local staging folder and copied there whole
+    when closed (before the journal names them)."""
 
     def __init__(self, folder: str, generation: int, max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BYTES):
         self.folder, self.generation = folder, generation
         self.max_requests, self.max_bytes = max_requests, max_bytes
         self.done: list[InputFile] = []
         self._open: dict[str, tuple[InputFile, Any, Any, int]] = {}  # endpoint -> (file, handle, sidecar, bytes)
-        os.makedirs(folder, exist_ok=True)
+        self.staging = tempfile.mkdtemp(prefix="metamath-batch-") if storage.is_uri(folder) else folder
+        os.makedirs(self.staging, exist_ok=True)
 
     def add(self, endpoint: str, line: dict[str, Any], prompt_key: str) -> None:
         data = (json.dumps(line, ensure_ascii=False) + "\n").encode()
@@ -73,8 +78,9 @@ class InputWriter:
         kind = "chat" if endpoint == CHAT_URL else "text"
         sequence = len(self.done) + len(self._open)
         name = f"g{self.generation}-{kind}-{os.getpid()}-{sequence:05d}"
-        path = os.path.join(self.folder, f"{name}.jsonl")
-        return InputFile(name, path, endpoint, 0, self.generation), open(path, "wb"), open(keys_path(path), "w"), 0
+        local = os.path.join(self.staging, f"{name}.jsonl")
+        file = InputFile(name, storage.join(self.folder, f"{name}.jsonl"), endpoint, 0, self.generation)
+        return file, open(local, "wb"), open(keys_path(local), "w"), 0
 
     def _close(self, endpoint: str) -> None:
         file, handle, sidecar, _ = self._open.pop(endpoint)
@@ -82,6 +88,10 @@ class InputWriter:
             f.flush()
             os.fsync(f.fileno())  # on disk before the state names the file
             f.close()
+        if self.staging != self.folder:  # on the object store before the state names the file
+            for local in (handle.name, sidecar.name):
+                storage.upload(local, storage.join(self.folder, os.path.basename(local)))
+                os.remove(local)
         self.done.append(file)
 
     def close(self) -> list[InputFile]:
@@ -95,17 +105,15 @@ def keys_path(input_path: str) -> str:
 
 
 def read_prompt_keys(input_path: str) -> dict[str, str]:
-    with open(keys_path(input_path), encoding="utf-8") as handle:
-        return {row["key"]: row["prompt_key"] for row in map(json.loads, handle)}
+    return {row["key"]: row["prompt_key"] for row in map(json.loads, storage.text_lines(keys_path(input_path)))}
 
 
 def read_lines(input_path: str, keys: set[str]) -> Iterator[dict[str, Any]]:
     """The request lines of `keys` (to send again in a new batch)."""
-    with open(input_path, encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            if row["custom_id"] in keys:
-                yield row
+    for line in storage.text_lines(input_path):
+        row = json.loads(line)
+        if row["custom_id"] in keys:
+            yield row
 
 
 def parse_result(raw: str) -> tuple[str, TeacherResponse]:

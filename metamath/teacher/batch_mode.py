@@ -12,12 +12,12 @@ creates a batch twice. With `submit_only`, the run stops once its batches are cr
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from metamath import storage
 from metamath.config import TeacherConfig
 from metamath.errors import MetaMathError, SubmittedOnly
 from metamath.teacher.batch_files import InputWriter, parse_result, read_lines, read_prompt_keys
@@ -44,9 +44,8 @@ class BatchTally:
 
 def endpoint_record(folder: str, cfg: TeacherConfig) -> None:
     """Where the batches live, for `metamath batches` (the key's variable name, never the key)."""
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "endpoint.json"), "w", encoding="utf-8") as handle:
-        json.dump({"base_url": cfg.base_url, "api_key_env": cfg.api_key_env, "model": cfg.model}, handle)
+    storage.write_text(storage.join(folder, "endpoint.json"),
+                       json.dumps({"base_url": cfg.base_url, "api_key_env": cfg.api_key_env, "model": cfg.model}))
 
 
 def client_for(base_url: str | None, api_key_env: str | None):
@@ -66,7 +65,7 @@ class BatchDriver:
         self.client = client_for(cfg.base_url, cfg.api_key_env)
         self.tally = BatchTally()
         self.failed: dict[str, tuple[str, str]] = {}  # key -> (reason, input file it was in)
-        endpoint_record(os.path.dirname(folder.rstrip("/")), cfg)
+        endpoint_record(storage.parent(folder), cfg)
 
     def resume(self) -> None:
         """Every file on record, from a crashed, interrupted or `--submit-only` run: collected."""
@@ -137,8 +136,8 @@ class BatchDriver:
         # journal): looked up only then, not for every fresh upload.
         existing = self._batch_of(state.file_id) if state.file_id else None
         if not state.file_id:
-            with open(state.path, "rb") as handle:
-                uploaded = self.client.files.create(file=(os.path.basename(state.path), handle), purpose="batch")
+            uploaded = self.client.files.create(file=(storage.name(state.path), storage.read_bytes(state.path)),
+                                                purpose="batch")
             self.journal.update(state, file_id=uploaded.id)
         batch = existing or self.client.batches.create(
             input_file_id=state.file_id, endpoint=state.endpoint, completion_window=self.cfg.batch_window,
@@ -188,47 +187,45 @@ class BatchDriver:
         self.journal.update(state, collected=True)
 
     def _download(self, file_id: str, state: FileState, kind: str) -> str:
-        path = os.path.join(self.folder, f"{state.name}.{kind}.jsonl")
-        with open(path, "wb") as handle:
-            handle.write(self.client.files.content(file_id).content)
+        path = storage.join(self.folder, f"{state.name}.{kind}.jsonl")
+        storage.write_bytes(path, self.client.files.content(file_id).content)
         return path
 
     def _read_results(self, state: FileState, path: str, prompt_keys: dict[str, str], writer) -> set[str]:
         import logging
 
         answered = set()
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for number, raw in enumerate(handle, 1):
-                if not raw.strip():
-                    continue
-                try:
-                    key, response = parse_result(raw)
-                    if key not in prompt_keys:
-                        raise ValueError(f"custom_id {key[:16]} was not in {os.path.basename(state.path)}")
-                except (ValueError, TypeError, AttributeError) as exc:
-                    self.tally.malformed_lines += 1
-                    logging.getLogger("metamath").warning("%s: line %d: %s (its sample is sent again)", path, number, exc)
-                    found = CUSTOM_ID.search(raw)  # whose line it was, if that much is readable
-                    if found and found.group(1) in prompt_keys and found.group(1) not in answered:
-                        answered.add(found.group(1))
-                        self.failed[found.group(1)] = ("malformed", state.path)
-                    continue
-                if key in answered:
-                    continue
-                answered.add(key)
-                if response.status == "ok":
-                    writer.append(response, prompt_keys[key])
-                    self.tally.succeeded += 1
-                    self.tally.prompt_tokens += response.prompt_tokens
-                    self.tally.completion_tokens += response.completion_tokens
-                else:
-                    self.failed[key] = (response.reason or "failed", state.path)
+        for number, raw in enumerate(storage.text_lines(path), 1):
+            if not raw.strip():
+                continue
+            try:
+                key, response = parse_result(raw)
+                if key not in prompt_keys:
+                    raise ValueError(f"custom_id {key[:16]} was not in {storage.name(state.path)}")
+            except (ValueError, TypeError, AttributeError) as exc:
+                self.tally.malformed_lines += 1
+                logging.getLogger("metamath").warning("%s: line %d: %s (its sample is sent again)", path, number, exc)
+                found = CUSTOM_ID.search(raw)  # whose line it was, if that much is readable
+                if found and found.group(1) in prompt_keys and found.group(1) not in answered:
+                    answered.add(found.group(1))
+                    self.failed[found.group(1)] = ("malformed", state.path)
+                continue
+            if key in answered:
+                continue
+            answered.add(key)
+            if response.status == "ok":
+                writer.append(response, prompt_keys[key])
+                self.tally.succeeded += 1
+                self.tally.prompt_tokens += response.prompt_tokens
+                self.tally.completion_tokens += response.completion_tokens
+            else:
+                self.failed[key] = (response.reason or "failed", state.path)
         return answered
 
     def _pending_message(self, waiting: list[FileState], live: list[FileState]) -> str:
         requests = sum(f.requests for f in waiting + live)
         return (f"{len(live)} batch(es) in flight and {len(waiting)} file(s) not yet submitted ({requests} requests) "
-                f"under {self.folder}; check on them with `metamath batches {os.path.dirname(os.path.dirname(self.folder))}`, "
+                f"under {self.folder}; check on them with `metamath batches {storage.parent(storage.parent(self.folder))}`, "
                 "and run the same command without --submit-only to collect them and go on")
 
     def as_run(self):

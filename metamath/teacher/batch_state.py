@@ -14,6 +14,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from metamath import storage
 from metamath.teacher.batch_files import InputFile
 
 STATE = "state.jsonl"
@@ -33,31 +34,38 @@ class FileState:
 
 
 class BatchJournal:
+    """A local journal is appended to and synced line by line; one on an object store (no
+    append there) is rewritten whole at every step: a round has a few dozen lines at most."""
+
     def __init__(self, folder: str) -> None:
         self.folder = folder
-        os.makedirs(folder, exist_ok=True)
-        self.path = os.path.join(folder, STATE)
+        storage.makedirs(folder)
+        self.path = storage.join(folder, STATE)
         self.files: dict[str, FileState] = {}
-        if os.path.exists(self.path):
-            self._replay()
+        self.lines: list[str] = list(storage.text_lines(self.path)) if storage.exists(self.path) else []
+        self._replay()
 
     def _replay(self) -> None:
-        with open(self.path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:  # a torn last line: the step it names did not finish
-                    continue
-                kind, name = event.pop("event"), event.get("name")
-                if kind == "file":
-                    self.files[name] = FileState(**event)
-                elif name in self.files:
-                    for field, value in event.items():
-                        setattr(self.files[name], field, value)
+        for line in self.lines:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:  # a torn last line: the step it names did not finish
+                continue
+            kind, name = event.pop("event"), event.get("name")
+            if kind == "file":
+                self.files[name] = FileState(**event)
+            elif name in self.files:
+                for field, value in event.items():
+                    setattr(self.files[name], field, value)
 
     def _append(self, event: dict[str, Any]) -> None:
+        line = json.dumps(event) + "\n"
+        self.lines.append(line)
+        if storage.is_uri(self.path):
+            storage.write_text(self.path, "".join(self.lines))
+            return
         with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(event) + "\n")
+            handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
 
