@@ -304,6 +304,7 @@ _STORE_HINTS = {
            "gcloud's application-default credentials, then the node's service account"),
 }
 _REASONS = [("NO_SUCH_BUCKET", "the bucket does not exist"), ("NoSuchBucket", "the bucket does not exist"),
+            ("To create buckets", "the bucket does not exist"),
             ("ACCESS_DENIED", "access denied"), ("AccessDenied", "access denied"), ("403", "access denied"),
             ("NETWORK_CONNECTION", "the endpoint cannot be reached"), ("curlCode", "the endpoint cannot be reached"),
             ("credentials", "no credentials were found"), ("InvalidAccessKeyId", "the access key is not known"),
