@@ -96,7 +96,7 @@ def _models(command: str, cfg: MetaMathConfig) -> dict[str, str]:
 
 def _inputs(command: str, cfg: MetaMathConfig) -> dict[str, str]:
     """Files the command reads that must exist before it starts (not those an earlier stage makes)."""
-    found = {}
+    found = {"data.root": cfg.data.root} if cfg.data.root else {}
     if "augment" in _stages(command, cfg) and cfg.augment is not None and cfg.augment.data_path:
         found["augment.data_path"] = cfg.augment.data_path
     if "train" in _stages(command, cfg) and cfg.train is not None and cfg.train.data_path and command != "ablate":

@@ -9,7 +9,8 @@ request's estimated tokens before each request. The round's tally sets the lines
 requests its rows account for: the difference was lost with a worker.
 
 Local files are flushed per line, so a `kill -9` loses no line. On object stores (s3://) lines
-are written in parts, and a dead worker's unwritten part is not counted.
+are written in parts (at most a second apart, and a start at once), and a dead worker's unwritten
+part is not counted.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Ledger:
         self.owner = f"{self.actor}/{self.writer.name}"
         restarted = bool(context.get_actor_id()) and bool(context.was_current_actor_reconstructed)
         self.writer.write({"event": "start", "actor": self.actor, "restarted": restarted})
+        self.writer.flush()  # rare, and the restart count rests on it: on an object store at once
         return restarted
 
     def sent(self, prompt_tokens: int, completion_tokens: int) -> None:

@@ -121,3 +121,20 @@ def build_dataset(cfg: TrainConfig, model_path: str, on_malformed: str) -> tuple
                         f"{skipped} malformed (data.on_malformed), {dropped} with no response token within "
                         f"train.max_length={cfg.max_length} tokens (raise it, or shorten the prompts)")
     return kept, stats
+
+
+def persist_tokenized(ds: Any, output_dir: str) -> Any:
+    """The tokenized rows written under `output_dir/tokenized/` and read back from there. Ray Train
+    reads its dataset anew at every (re)start: from storage, a worker group restarted after a lost
+    node finds every row, where object-store blocks would have gone down with that node (their
+    producers, the tokenizer actors, are gone and cannot rebuild them). Files are read in name
+    order, so a resumed epoch sees the rows it skips in the same order. A small set is read by the
+    driver into its own node's object store (which the job cannot outlive); reading a large one
+    asks half a CPU a task, beside workers that may hold most of a node."""
+    from metamath.ray_utils import LIGHT_CPUS, read_parquet_files, write_parquet
+
+    folder = storage.join(output_dir, "tokenized")
+    storage.clear_folder(folder)
+    write_parquet(ds, folder)
+    fs, files = storage.resolve_many(storage.list_files(folder, ".parquet"))
+    return read_parquet_files(fs, files, ray_remote_args={"num_cpus": LIGHT_CPUS})

@@ -12,7 +12,7 @@ from metamath.config import MetaMathConfig
 from metamath.config.schema import TrainConfig
 from metamath.models import check_model, model_reference, resolve_model
 from metamath.train.checkpoints import RUN_NAME
-from metamath.train.dataset import DataStats, build_dataset
+from metamath.train.dataset import DataStats, build_dataset, persist_tokenized
 from metamath.train.model import load_tokenizer
 from metamath.train.plan import StepPlan, deepspeed_config, effective_zero_stage, step_plan
 from metamath.train.storage import storage_path
@@ -61,6 +61,7 @@ def run_train(cfg: MetaMathConfig) -> dict[str, Any]:
     load_tokenizer(resolve_model(model, tokenizer_only=True))  # an unknown or offline model fails here
     ensure_ray()
     dataset, stats = build_dataset(tcfg, model, cfg.data.on_malformed)
+    dataset = persist_tokenized(dataset, tcfg.output_dir)  # survives a lost node; read by every (re)start
     plan = step_plan(tcfg, stats.train_rows)
     if stats.selection:
         kept = stats.selection
