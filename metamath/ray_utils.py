@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import signal
 import threading
 import os
+from urllib.parse import urlsplit
 
 from metamath.errors import MetaMathError
 
@@ -58,7 +58,7 @@ def _check_reachable(address: str) -> None:
     import socket
 
     host, _, port = address.rpartition(":")
-    if re.match(r"^[a-z][a-z0-9+.-]*://", address) or not host or not port.isdigit():
+    if urlsplit(address).netloc or not host or not port.isdigit():
         return  # ray:// (Ray Client fails within ~30 s on its own), "auto", or a form Ray parses itself
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()

@@ -118,3 +118,51 @@ def tiny_llama(tmp_path_factory):
     from metamath.testing.tiny import make_tiny_llama
 
     return make_tiny_llama(tmp_path_factory.mktemp("tiny") / "llama")
+
+
+class MultiNode:
+    """A Ray cluster of several raylets on this machine (Ray's own `cluster_utils.Cluster`): a head
+    with no CPU, as cluster.yaml's, and worker nodes; `lose` kills one without warning (a
+    preempted spot node) and adds a fresh one in its place."""
+
+    def __init__(self, worker_cpus: float, workers: int = 2) -> None:
+        from ray.cluster_utils import Cluster
+
+        self.cpus = worker_cpus
+        self.cluster = Cluster(initialize_head=True, connect=False, head_node_args={"num_cpus": 0})
+        self.workers = [self.cluster.add_node(num_cpus=worker_cpus) for _ in range(workers)]
+        self.cluster.wait_for_nodes()
+        self.address = self.cluster.address
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "RAY_ADDRESS": self.address, "PYTHONUNBUFFERED": "1"}
+
+    def lose(self, node_id: str) -> None:
+        victim = next(n for n in self.workers if n.node_id == node_id)
+        self.cluster.remove_node(victim, allow_graceful=False)
+        self.workers.remove(victim)
+        self.workers.append(self.cluster.add_node(num_cpus=self.cpus))
+
+    def alive_actors(self, class_fragment: str) -> list:
+        """(class name, node id) of the live actors whose class name holds `class_fragment`."""
+        import json
+        import subprocess
+        import sys
+
+        script = ("import json, ray; from ray.util.state import list_actors; ray.init(address=%r, logging_level='ERROR');"
+                  "print(json.dumps([(a.class_name, a.node_id) for a in list_actors(filters=[('state', '=', 'ALIVE')])]))")
+        out = subprocess.run([sys.executable, "-c", script % self.address], capture_output=True, text=True, timeout=60)
+        return [(name, node) for name, node in json.loads(out.stdout.strip().splitlines()[-1] or "[]")
+                if class_fragment in name]
+
+    def shutdown(self) -> None:
+        self.cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def multinode(s3_server):
+    """Head (0 CPUs) + two 2-CPU worker nodes. Outputs go to the S3 server: a local folder is not
+    shared between nodes."""
+    cluster = MultiNode(worker_cpus=2)
+    yield cluster
+    cluster.shutdown()

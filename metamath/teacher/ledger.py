@@ -8,9 +8,9 @@ time it starts (a restart shows as a second start of the same actor), and a `sen
 request's estimated tokens before each request. The round's tally sets the lines sent against the
 requests its rows account for: the difference was lost with a worker.
 
-Local files are flushed per line, so a `kill -9` loses no line. On object stores (s3://) lines
-are written in parts (at most a second apart, and a start at once), and a dead worker's unwritten
-part is not counted.
+Local files are flushed per line, so a `kill -9` loses no line. On object stores (s3://), where
+nothing can be appended, each `sent` line is uploaded (in a part with whatever else is waiting)
+before its request goes out, and a `start` line at once: a lost node loses no line either.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable
 
 LEDGER = "ledger"
 
@@ -49,9 +49,14 @@ class Ledger:
         self.writer.flush()  # rare, and the restart count rests on it: on an object store at once
         return restarted
 
-    def sent(self, prompt_tokens: int, completion_tokens: int) -> None:
-        """Before a request goes out: estimated prompt tokens and the most it may generate."""
-        self.writer.write({"event": "sent", "p": prompt_tokens, "c": completion_tokens})
+    def sent(self, prompt_tokens: int, completion_tokens: int) -> Awaitable[None] | None:
+        """Before a request goes out: estimated prompt tokens and the most it may generate. On an
+        object store the line must be uploaded before the request leaves (a node lost a moment
+        later takes no unwritten line with it): the caller awaits what this returns."""
+        import asyncio
+
+        future = self.writer.write_durably({"event": "sent", "p": prompt_tokens, "c": completion_tokens})
+        return None if future is None else asyncio.wrap_future(future)
 
 
 @dataclass

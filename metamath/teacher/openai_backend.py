@@ -129,7 +129,9 @@ class OpenAIGroupRunner:
         try:
             if self.rejection is not None:  # refused while this one waited for its permit
                 raise self.rejection
-            self.on_send(estimate - self.cfg.max_tokens, self.cfg.max_tokens * len(keys))
+            recorded = self.on_send(estimate - self.cfg.max_tokens, self.cfg.max_tokens * len(keys))
+            if recorded is not None:  # the ledger on an object store: the line is uploaded first
+                await recorded
             completion = await self._create(messages, keys)
             pairs = _choices(completion)
             usage = getattr(completion, "usage", None)

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
+from concurrent.futures import Future
 from typing import Any, Iterator
 
 import pyarrow as pa
@@ -60,6 +62,10 @@ class StoreWriter:
         self._oldest = 0.0
         self._part = 0
         self._handle = open(f"{self.path}/{self.name}.jsonl", "a", encoding="utf-8") if self.local else None
+        self._lock = threading.Lock()  # parts are numbered by the caller's thread and the uploader's
+        self._durable: list[tuple[str, Future]] = []
+        self._wake = threading.Event()
+        self._uploader: threading.Thread | None = None
 
     def append(self, response: TeacherResponse, prompt_key: str = "") -> None:
         self.write({**response.to_row(), "prompt_key": prompt_key, "run": self.run})
@@ -80,13 +86,44 @@ class StoreWriter:
         if len(self._buffer) >= self.remote_flush_rows or time.monotonic() - self._oldest >= self.remote_flush_s:
             self.flush()
 
+    def write_durably(self, row: dict[str, Any]) -> Future | None:
+        """`row` on the store before the returned future is done (None: it already is, a local
+        file). On an object store a background thread uploads the lines waiting as one part at a
+        time: a line costs one upload's latency, and the caller's event loop never blocks on it."""
+        if self._handle is not None:
+            self.write(row)
+            return None
+        future: Future = Future()
+        with self._lock:
+            self._durable.append((json.dumps(row, ensure_ascii=False) + "\n", future))
+            if self._uploader is None:
+                self._uploader = threading.Thread(target=self._upload_durable, daemon=True, name="store-uploader")
+                self._uploader.start()
+        self._wake.set()
+        return future
+
+    def _upload_durable(self) -> None:
+        while True:
+            self._wake.wait()
+            with self._lock:
+                self._wake.clear()
+                waiting, self._durable = self._durable, []
+            if waiting:
+                self._write_part("".join(line for line, _ in waiting))
+                for _, future in waiting:
+                    future.set_result(None)
+
+    def _write_part(self, text: str) -> None:
+        with self._lock:
+            part, self._part = self._part, self._part + 1
+        with self.fs.open_output_stream(f"{self.path}/{self.name}-{part:05d}.jsonl") as out:
+            out.write(text.encode())
+
     def flush(self) -> None:
         if self._handle is not None or not self._buffer:
             return
-        with self.fs.open_output_stream(f"{self.path}/{self.name}-{self._part:05d}.jsonl") as out:
-            out.write("".join(self._buffer).encode())
+        self._write_part("".join(self._buffer))
         self._buffer.clear()
-        self._part += 1
 
     def close(self) -> None:
         self.flush()

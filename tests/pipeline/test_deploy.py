@@ -87,3 +87,13 @@ def test_paper_pipeline_config_matches_the_paper():
     assert (t.global_batch_size, t.lr, t.epochs, t.warmup_ratio, t.weight_decay, t.precision) == (128, 2e-5, 3, 0.03, 0.0, "bf16")
     assert cfg.evaluate.backend == "vllm" and cfg.evaluate.max_tokens == {"gsm8k": 512, "math": 2048}
     assert load_config(str(ROOT / "configs/metamath-7b-open-teacher.yaml"), []).teacher.backend == "vllm"
+
+
+@pytest.mark.parametrize("entry, flag", [("augment", "--submit-only"), ("ablate", "--cell"), ("evaluate", "--config")])
+def test_every_ray_job_entry_point_takes_its_commands_arguments(entry, flag):
+    import subprocess
+    import sys
+
+    shown = subprocess.run([sys.executable, str(ROOT / "ray_jobs" / f"{entry}.py"), "--help"], capture_output=True,
+                           text=True, timeout=120)
+    assert shown.returncode == 0 and flag in shown.stdout, shown.stdout + shown.stderr

@@ -2,6 +2,7 @@
 the engine itself runs in the `vllm` tests (tests/*/test_*_vllm.py, `make test-vllm`)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,22 @@ def test_one_block_runs_every_batch_at_once_not_ray_datas_four(ray_local):
     ds = ray.data.range(40, override_num_blocks=1).map_batches(
         _InFlight, batch_size=8, compute=ray.data.ActorPoolStrategy(size=1), num_cpus=0.25)
     assert max(row["peak"] for row in ds.take_all()) == 5
+
+
+def test_a_model_on_a_uri_is_fetched_by_every_engine_worker_before_it_loads(s3_bucket, tmp_path, monkeypatch):
+    from metamath import storage
+    from metamath.models import PREFETCH_ENV, prefetch_from_env
+
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    storage.upload(str(tmp_path / "m"), f"{s3_bucket}/final")
+    monkeypatch.setenv("METAMATH_CACHE_DIR", str(tmp_path / "driver-cache"))
+    config = engine_config(CFG, f"{s3_bucket}/final")
+    env = config.runtime_env
+    assert env["worker_process_setup_hook"] == "metamath.models.prefetch_from_env"
+    uri, folder = env["env_vars"][PREFETCH_ENV].split("|")
+    assert uri == f"{s3_bucket}/final" and config.model_source == folder  # the engine loads the fetched folder
+    assert env["env_vars"]["VLLM_LOGGING_LEVEL"] == "WARNING"  # the engine's own variables kept
+    monkeypatch.setenv(PREFETCH_ENV, env["env_vars"][PREFETCH_ENV])
+    prefetch_from_env()  # what the hook does in each worker, on whichever node it starts
+    assert (Path(folder) / "config.json").read_text() == "{}"
