@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import List, Optional
 
@@ -33,6 +34,17 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(2)
 
 
+def _exit_now(code: int) -> None:
+    """After an interrupt the message above is the last word: a command that is the whole process
+    ends here, before a Ray Data thread still unwinding can reconnect to Ray (Ray connects again
+    on any call) and print a traceback after it."""
+    if OWNS_PROCESS:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise typer.Exit(code)
+
+
 def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
     """Validate the config for `name`, then run the stage's entry point."""
     from metamath.config import load_config
@@ -53,13 +65,17 @@ def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
             raise
         from metamath.teacher.shutdown import drain_live_rounds
 
+        from metamath.ray_utils import cluster_address
+
         stored = drain_live_rounds()  # before Ray goes: replies in flight are paid for, so keep them
+        own_ray = cluster_address() == "local"
         killed = stop_everything()
-        print(f"\ninterrupted ({interrupt}): " + (f"{stored}; " if stored else "") + "Ray stopped"
+        print(f"\ninterrupted ({interrupt}): " + (f"{stored}; " if stored else "")
+              + ("Ray stopped" if own_ray else "left the cluster (it runs on)")
               + (f", {killed} leftover process(es) killed" if killed else "")
               + "; re-run the same command to resume" + (" (nothing stored is sent again)" if stored else ""),
               file=sys.stderr)
-        raise typer.Exit(interrupt.exit_code)
+        _exit_now(interrupt.exit_code)
     except Exception as exc:  # a worker's MetaMathError arrives wrapped by Ray
         from metamath.errors import user_error
 

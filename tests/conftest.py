@@ -25,6 +25,10 @@ def _free_port() -> int:
 # loopback. Its address goes into the environment now, before any Ray starts, so that every Ray
 # worker (and every CLI the tests spawn) inherits it; the server itself starts on first use.
 S3_ENDPOINT = f"http://127.0.0.1:{_free_port()}"
+# A teacher key as a cluster's nodes hold one (cluster.yaml exports it where Ray starts): in every
+# Ray process's environment, so the job-submission test can check it never leaks from there.
+NODE_SECRET = "sk-test-" + "7" * 24
+os.environ["METAMATH_TEST_KEY"] = NODE_SECRET
 os.environ.update(AWS_ENDPOINT_URL=S3_ENDPOINT, AWS_ACCESS_KEY_ID="metamath-tests", AWS_SECRET_ACCESS_KEY="metamath-tests",
                   AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
 
@@ -129,7 +133,9 @@ class MultiNode:
         from ray.cluster_utils import Cluster
 
         self.cpus = worker_cpus
-        self.cluster = Cluster(initialize_head=True, connect=False, head_node_args={"num_cpus": 0})
+        head = {"num_cpus": 0, "include_dashboard": True, "dashboard_host": "127.0.0.1",
+                "dashboard_port": _free_port()}  # the session's Ray holds the default port
+        self.cluster = Cluster(initialize_head=True, connect=False, head_node_args=head)
         self.workers = [self.cluster.add_node(num_cpus=worker_cpus) for _ in range(workers)]
         self.cluster.wait_for_nodes()
         self.address = self.cluster.address
@@ -149,9 +155,14 @@ class MultiNode:
         import subprocess
         import sys
 
-        script = ("import json, ray; from ray.util.state import list_actors; ray.init(address=%r, logging_level='ERROR');"
-                  "print(json.dumps([(a.class_name, a.node_id) for a in list_actors(filters=[('state', '=', 'ALIVE')])]))")
+        # the dashboard named explicitly: left to itself, the state API asks whichever Ray this
+        # machine started last (the test session's own one, or this cluster)
+        script = ("import json, ray; from ray.util.state import list_actors;"
+                  "ctx = ray.init(address=%r, logging_level='ERROR');"
+                  "print(json.dumps([(a.class_name, a.node_id) for a in list_actors("
+                  "address='http://' + ctx.dashboard_url, filters=[('state', '=', 'ALIVE')])]))")
         out = subprocess.run([sys.executable, "-c", script % self.address], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and out.stdout.strip(), out.stderr[-3000:]
         return [(name, node) for name, node in json.loads(out.stdout.strip().splitlines()[-1] or "[]")
                 if class_fragment in name]
 
@@ -160,9 +171,52 @@ class MultiNode:
 
 
 @pytest.fixture(scope="session")
-def multinode(s3_server):
+def multinode(s3_server, ray_local):
     """Head (0 CPUs) + two 2-CPU worker nodes. Outputs go to the S3 server: a local folder is not
     shared between nodes."""
+    from ray._private.utils import write_ray_address
+
     cluster = MultiNode(worker_cpus=2)
+    # A head started on this machine names itself the Ray that `address="auto"` finds, which is how
+    # a job submitted to the session's Ray resolves its cluster: the session's Ray is named again.
+    write_ray_address(ray_local.get_runtime_context().gcs_address)
     yield cluster
     cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def session_ray_env(ray_local) -> dict[str, str]:
+    """The environment for a CLI subprocess that joins the session's Ray (as a command run on a
+    cluster does) instead of starting and stopping a Ray of its own (10-15 s each on 2 cores)."""
+    address = ray_local.get_runtime_context().gcs_address
+    return {**os.environ, "RAY_ADDRESS": address, "PYTHONUNBUFFERED": "1"}
+
+
+# The suite's budget (issue 30): `make test` within 15 minutes on a 2-core machine. Printed at
+# the end of every run, so that the next feature sees what it costs.
+SUITE_BUDGET_S = 15 * 60
+
+
+def pytest_sessionstart(session):
+    import time
+
+    session.config.suite_started = time.time()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    per_test: dict[str, float] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) in ("setup", "call", "teardown") and hasattr(report, "duration"):
+                per_test[report.nodeid] = per_test.get(report.nodeid, 0.0) + report.duration
+    if not per_test:
+        return
+    import time
+
+    wall = time.time() - getattr(config, "suite_started", time.time())
+    terminalreporter.section("slow-test budget")
+    for nodeid, seconds in sorted(per_test.items(), key=lambda item: -item[1])[:10]:
+        terminalreporter.write_line(f"{seconds:7.1f} s  {nodeid}")
+    verdict = "within" if wall <= SUITE_BUDGET_S else "OVER"
+    terminalreporter.write_line(f"suite: {wall / 60:.1f} min for {len(per_test)} tests, {verdict} the "
+                                f"{SUITE_BUDGET_S // 60}-minute budget (slowest ten above)")

@@ -71,7 +71,7 @@ def test_an_unwritable_output_dir_is_one_line_before_any_work(tmp_path):
         assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 3, result.output
 
 
-def _run_in_a_terminal(cmd: list[str], timeout: float = 300) -> str:
+def _run_in_a_terminal(cmd: list[str], env: dict, timeout: float = 300) -> str:
     """Run `cmd` with a pseudo-terminal as stdout and stderr (progress bars draw as they do for a
     person) and return the screen's lines: each line as the terminal leaves it after `\\r`s."""
     import os
@@ -81,7 +81,6 @@ def _run_in_a_terminal(cmd: list[str], timeout: float = 300) -> str:
     import time
 
     master, slave = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     proc = subprocess.Popen(cmd, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL, env=env, close_fds=True)
     os.close(slave)
     chunks, deadline = [], time.time() + timeout
@@ -101,8 +100,9 @@ def _run_in_a_terminal(cmd: list[str], timeout: float = 300) -> str:
 
 
 @pytest.mark.slow
-def test_the_error_is_the_last_line_on_the_terminal(tmp_path, data_root):
-    """A refused key: the workers log the failure too, and Ray forwards their lines late."""
+def test_the_error_is_the_last_line_on_the_terminal(session_ray_env, tmp_path, data_root):
+    """A refused key: the workers log the failure too, and Ray forwards their lines late (the
+    command attached to a running Ray, as on a cluster)."""
     import sys
 
     import yaml
@@ -113,6 +113,7 @@ def test_the_error_is_the_last_line_on_the_terminal(tmp_path, data_root):
         config = {"augment": {"dataset": "gsm8k", "limit": 8, "output_dir": str(tmp_path / "out")},
                   "teacher": {"backend": "openai", "base_url": server.base_url, "model": "scripted", "max_concurrency": 4}}
         (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-        screen = _run_in_a_terminal([sys.executable, "-m", "metamath", "augment", "--config", str(tmp_path / "c.yaml")])
+        screen = _run_in_a_terminal([sys.executable, "-m", "metamath", "augment", "--config", str(tmp_path / "c.yaml")],
+                                    session_ray_env)
     shown = [line for line in screen if line.strip()]
     assert shown[-1].startswith("error: teacher endpoint"), shown[-8:]

@@ -210,5 +210,5 @@ def join_shards(shards: str, parquet_path: str, jsonl_path: str) -> int:
         if not rows:
             writer.write_table(pa.Table.from_pylist([], schema=ARROW_SCHEMA))
         out.flush()
-    fs.delete_dir(scratch_inner)
+    storage.delete(scratch)
     return rows

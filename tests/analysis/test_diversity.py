@@ -45,13 +45,13 @@ def test_hf_embedder_on_ray_and_the_correlation_with_gains(ray_local, tiny_llama
     same = write("same", [f"Tom has {i} apples. How many?" for i in range(3)])
     other = write("other", ["Compute the integral of x^2 from 0 to 3.", "Solve z^3 = 8i over the complex numbers."])
     (tmp_path / "gains.json").write_text(json.dumps({"same": 0.0, "other": 2.5}))
-    table, path = analyze_diversity(base, [same, other], str(tmp_path / "out"), f"hf:{tiny_llama}",
+    table, written = analyze_diversity(base, [same, other], str(tmp_path / "out"), f"hf:{tiny_llama}",
                                     gains=str(tmp_path / "gains.json"))
     report = json.loads((tmp_path / "out" / "diversity.json").read_text())
     gains = report["diversity_gain"]
     assert gains["same"] == pytest.approx(0.0, abs=1e-6) and gains["other"] > 0.01  # copies add nothing
     assert report["pearson_r"] == pytest.approx(1.0) and (tmp_path / "out" / "diversity.png").is_file()
-    assert "| other |" in table and path.name == "diversity.md"
+    assert "| other |" in table and [w.rsplit("/", 1)[-1] for w in written] == ["diversity.md", "diversity.json", "diversity.png"]
     with pytest.raises(ConfigError, match="hf:<model>"):
         analyze_diversity(base, [same], str(tmp_path / "x"), "ada-002")
 

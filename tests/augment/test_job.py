@@ -20,6 +20,7 @@ from metamath.data import load_benchmark
 from metamath.prompts import select_solve_shots
 from metamath.records import read_records
 from metamath.teacher.store import load_responses
+from tests.augment.conftest import augment_config, oracle
 
 pytestmark = pytest.mark.slow
 
@@ -168,51 +169,57 @@ def test_a_teacher_worker_killed_mid_run_is_accounted_and_nothing_stored_is_boug
     assert 0 < stats["cost"]["lost_with_worker_estimated"] < stats["cost"]["this_run"]
 
 
-def _write_config(path, out, url, limit):
-    data = {"augment": {"dataset": "gsm8k", "limit": limit, "output_dir": str(out),
-                        "samples": {"ansaug": 2, "rephrase": 1, "sv": 1, "fobar": 1, "masks_per_question": 1}},
-            "teacher": {"backend": "openai", "base_url": url, "model": "scripted", "max_concurrency": 2}}
-    path.write_text(yaml.safe_dump(data))
+def _write_config(path, out, url):
+    path.write_text(yaml.safe_dump(augment_config(out, url)))
     return path
 
 
-def _cli(config, **kw):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("RAY_ADDRESS", None)
+def _cli(config, env):
     return subprocess.Popen([sys.executable, "-m", "metamath", "augment", "--config", str(config)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def _stored_lines(root):
     return sum(len(p.read_text().splitlines()) for p in Path(root).glob("*.jsonl")) if Path(root).is_dir() else 0
 
 
-def test_kill_9_resumes_without_resending_and_matches_an_uninterrupted_run(ray_local, scripted, tmp_path):
+def _teacher_workers() -> list:
+    import psutil
+
+    return [p for p in psutil.process_iter(["cmdline"]) if "OpenAIWorker" in " ".join(p.info["cmdline"] or [])]
+
+
+def test_kill_9_resumes_without_resending_and_matches_an_uninterrupted_run(session_ray_env, scripted,
+                                                                           reference_augment, tmp_path):
+    """The command attached to a running Ray (as on a cluster) is killed -9 mid-round; its
+    workers go with it. The re-run sends nothing that was stored and ends with the reference
+    run's dataset and counts."""
     log = tmp_path / "server.jsonl"
-    server = scripted(latency_s=0.4, answers=_oracle(10), log_path=str(log))
+    server = scripted(latency_s=0.4, answers=oracle(), log_path=str(log))
     killed = tmp_path / "killed"
-    proc = _cli(_write_config(tmp_path / "a.yaml", killed, server.base_url, 10), start_new_session=True)
+    config = _write_config(tmp_path / "a.yaml", killed, server.base_url)
+    proc = _cli(config, session_ray_env)
     deadline = time.time() + 120
     while _stored_lines(killed / "responses") < 10 and time.time() < deadline:
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    deadline = time.time() + 60
+    while _teacher_workers() and time.time() < deadline:  # Ray ends a dead driver's workers
+        time.sleep(0.2)
+    time.sleep(1.0)  # a request in flight at the kill may still reach the server's log
     kill_time = time.time()
     stored = set(load_responses(str(killed / "responses"))[0])
-    assert 10 <= len(stored) and not (killed / "metamathqa.jsonl").exists()
-    time.sleep(1.0)  # requests in flight at the kill may still reach the server log
-    kill_time += 1.0
-    assert _cli(tmp_path / "a.yaml").wait(timeout=300) == 0
+    assert 10 <= len(stored) and not (killed / "metamathqa.jsonl").exists() and not _teacher_workers()
+    assert _cli(config, session_ray_env).wait(timeout=300) == 0
     resent = [k for entry in map(json.loads, log.read_text().splitlines()) if entry["t"] > kill_time
               for k in entry["keys"].split(",") if k in stored]
     assert resent == []
     stats = json.loads((killed / "stats.json").read_text())
     assert stats["requests"]["served_from_cache"] >= len(stored)
-    clean = tmp_path / "clean"  # the uninterrupted run: in this process (the kill is what needs a command)
-    run_augment(load_config(str(_write_config(tmp_path / "b.yaml", clean, server.base_url, 10)), []))
-    assert (killed / "metamathqa.jsonl").read_text() == (clean / "metamathqa.jsonl").read_text()
+    assert (killed / "metamathqa.jsonl").read_text() == (reference_augment / "metamathqa.jsonl").read_text()
     # the counts agree too: a resumed run counts each sample once, whether bought now or before
-    resumed, fresh = stats, json.loads((clean / "stats.json").read_text())
+    resumed, fresh = stats, json.loads((reference_augment / "stats.json").read_text())
     total = lambda s: s["requests"]["samples_generated"] + s["requests"]["served_from_cache"]  # noqa: E731
     assert total(resumed) == total(fresh) and resumed["types"] == fresh["types"], (resumed, fresh)
     # (a re-run of a finished job sending nothing: tests/teacher/test_runner.py, test_ctrl_c_... below)
@@ -256,11 +263,13 @@ def test_openai_backend_against_a_real_transformers_serve(ray_local, tmp_path):
     assert stats["types"]["GSM_AnsAug"]["generated"] == 4
 
 
-def test_hf_backend_on_the_embedded_model(ray_local, tmp_path):
+def test_hf_backend_runs_every_method_and_a_rerun_resumes_from_the_store(ray_local, tiny_llama, tmp_path):
+    """The hf backend's plumbing on a tiny random Llama with the embedded model's tokenizer and chat
+    template (its real weights: tests/augment/test_job_vllm.py and `make demo`)."""
     cfg = load_config(None, [
         "augment.dataset=gsm8k", "augment.limit=2", f"augment.output_dir={tmp_path}", "augment.shots=2",
         "augment.samples={ansaug: 1, rephrase: 1, rephrase_solve: 1, sv: 1, fobar: 1, masks_per_question: 1}",
-        "teacher.backend=hf", "teacher.max_tokens=48", "teacher.batch_size=4"])  # 2 shots: CPU prefill is the cost
+        f"teacher.model={tiny_llama}", "teacher.backend=hf", "teacher.max_tokens=48", "teacher.batch_size=4"])
     stats = run_augment(cfg)
     types = stats["types"]
     assert set(types) == {"GSM_AnsAug", "GSM_Rephrased", "GSM_SV", "GSM_FOBAR"}
@@ -275,7 +284,9 @@ def _ledger_sent(out) -> int:
     return sum(p.read_text().count('"event": "sent"') for p in Path(out, "responses", "ledger").rglob("*.jsonl"))
 
 
-def test_ctrl_c_stops_sending_and_stores_the_replies_in_flight(scripted, tmp_path):
+def test_ctrl_c_stops_sending_and_stores_the_replies_in_flight(session_ray_env, scripted, tmp_path):
+    """Attached to a running Ray, as on a cluster (a command with a Ray of its own is stopped
+    whole by tests/test_interrupts.py)."""
     log = tmp_path / "server.jsonl"
     # 6 s per reply: the window between "4 sent" and "a reply came back" must outlast a loaded CI machine
     server = scripted(latency_s=6.0, answers=_oracle(8), log_path=str(log))
@@ -285,8 +296,7 @@ def test_ctrl_c_stops_sending_and_stores_the_replies_in_flight(scripted, tmp_pat
             "teacher": {"backend": "openai", "base_url": server.base_url, "model": "scripted", "max_concurrency": 4,
                         "shutdown_grace_s": 20}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(data))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("RAY_ADDRESS", None)
+    env = session_ray_env
     cmd = [sys.executable, "-m", "metamath", "augment", "--config", str(tmp_path / "c.yaml")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)

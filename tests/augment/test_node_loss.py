@@ -27,7 +27,7 @@ def test_a_lost_worker_node_is_survived_and_nothing_stored_is_bought_twice(multi
     questions = 60
     log = tmp_path / "server.jsonl"
     answers = {p.question: p.gold for p in load_benchmark("gsm8k", "train", limit=questions).problems}
-    server = scripted(latency_s=0.5, answers=answers, log_path=str(log))
+    server = scripted(latency_s=1.5, answers=answers, log_path=str(log))
     out = f"{s3_bucket}/augment"
     config = {"augment": {"dataset": "gsm8k", "limit": questions, "output_dir": out, "methods": ["ansaug"],
                           "samples": {"ansaug": 1}},
@@ -36,11 +36,12 @@ def test_a_lost_worker_node_is_survived_and_nothing_stored_is_bought_twice(multi
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     proc = subprocess.Popen([sys.executable, "-m", "metamath", "augment", "--config", str(tmp_path / "c.yaml")],
                             env=multinode.env(), stdout=open(tmp_path / "cli.log", "w"), stderr=subprocess.STDOUT)
-    deadline = time.time() + 240
-    while _lines(log) < 12 and proc.poll() is None and time.time() < deadline:  # two 1-CPU nodes: it starts
-        time.sleep(0.2)
-    workers = multinode.alive_actors("OpenAIWorker")
-    assert _lines(log) >= 12 and len(workers) == 6, (tmp_path / "cli.log").read_text()[-3000:]
+    deadline, workers = time.time() + 240, []
+    while len(workers) < 2 and proc.poll() is None and time.time() < deadline:  # placed before any request
+        workers = multinode.alive_actors("OpenAIWorker")
+    while _lines(log) < 12 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert _lines(log) >= 12 and len(workers) >= 2, (tmp_path / "cli.log").read_text()[-3000:]
     stored_before = {k for k in _stored_keys(out)}
     multinode.lose(workers[0][1])  # the node of one teacher actor, its requests in flight with it
     assert proc.wait(timeout=400) == 0, (tmp_path / "cli.log").read_text()[-3000:]
@@ -48,7 +49,8 @@ def test_a_lost_worker_node_is_survived_and_nothing_stored_is_bought_twice(multi
     req, seen = stats["requests"], [json.loads(line) for line in log.read_text().splitlines()]
     bought = Counter(k for entry in seen for k in entry["keys"].split(","))
     twice = {k for k, n in bought.items() if n > 1}
-    assert stats["types"]["GSM_AnsAug"]["generated"] == questions and req["worker_restarts"] >= 1
+    assert stats["types"]["GSM_AnsAug"]["generated"] == questions  # every question answered after the loss
+    assert req["lost_with_worker"] >= 1  # the node went with requests in flight
     assert not twice & stored_before  # what was in the store before the loss was never bought again
     assert len(twice) <= req["lost_with_worker"]  # bought again: only answers that died in flight
     assert req["sent"] == req["succeeded"] + req["retried_total"] + req["failed_total"] + req["lost_with_worker"]

@@ -1,5 +1,6 @@
-"""evaluate end to end: the hf backend on the embedded model, the openai backend against a
-scripted server, the vLLM path's wiring without a GPU."""
+"""evaluate end to end: the hf backend on a tiny random Llama (the plumbing; the embedded model's
+real weights are exercised by tests/evaluate/test_job_vllm.py and the demo), the openai backend
+against a scripted server, the vLLM path's wiring without a GPU."""
 
 import json
 
@@ -15,10 +16,10 @@ OUTPUTS = ("report.json", "report.md", "run.json", "completion_length.png", "mis
 
 
 @pytest.mark.slow
-def test_hf_backend_end_to_end_and_resume(ray_local, data_root, tmp_path):
+def test_hf_backend_end_to_end_and_resume(ray_local, data_root, tiny_llama, tmp_path):
     out = tmp_path / "eval"
-    cfg = EvaluateConfig(backend="hf", benchmarks=["gsm8k", "math"], limit=2, max_tokens={"gsm8k": 48, "math": 48},
-                         batch_size=4, output_dir=str(out))
+    cfg = EvaluateConfig(model=str(tiny_llama), backend="hf", benchmarks=["gsm8k", "math"], limit=2,
+                         max_tokens={"gsm8k": 48, "math": 48}, batch_size=4, output_dir=str(out))
     first = run_evaluate(MetaMathConfig(evaluate=cfg))
     for name in OUTPUTS + ("accuracy_by_level.png", "accuracy_by_subject.png"):
         assert (out / name).is_file(), name

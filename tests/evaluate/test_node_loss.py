@@ -16,10 +16,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.timeout(600)
 def test_a_lost_worker_node_still_scores_every_item_once(multinode, tiny_llama, s3_bucket, tmp_path):
-    items, out = 24, f"{s3_bucket}/evaluate"
+    items, out = 12, f"{s3_bucket}/evaluate"
     storage.upload(str(tiny_llama), f"{s3_bucket}/models/tiny")  # each node fetches it once, the fresh one too
     config = {"evaluate": {"model": f"{s3_bucket}/models/tiny", "backend": "hf", "benchmarks": ["gsm8k"], "limit": items,
-                           "max_tokens": {"gsm8k": 64}, "batch_size": 2, "replicas": 2, "output_dir": out}}
+                           "max_tokens": {"gsm8k": 32}, "batch_size": 2, "replicas": 2, "output_dir": out}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     log = tmp_path / "cli.log"
     proc = subprocess.Popen([sys.executable, "-m", "metamath", "evaluate", "--config", str(tmp_path / "c.yaml")],

@@ -1,14 +1,13 @@
-"""A real local cluster (`ray start --head`), a tiny pipeline submitted with `ray job submit`:
-augment against a scripted server, train a tiny Llama, evaluate base and fine-tuned."""
+"""`ray job submit` against a real Ray (the session's, through its dashboard's job API): the
+pipeline entry point, the working-dir package, a resubmission that skips every stage, and no
+secret in outputs, logs or job metadata. The pipeline is the smallest there is: augment two
+questions against a scripted server, train a tiny Llama for one step, evaluate one item."""
 
 import json
 import os
 import re
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,12 +16,12 @@ import yaml
 
 from metamath.data.benchmarks import load_benchmark
 from metamath.testing.tiny import make_tiny_llama
+from tests.conftest import NODE_SECRET
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-DASHBOARD = 8297
-SECRET = "sk-test-" + "7" * 24
+SECRET = NODE_SECRET  # in every Ray process's environment, as on a cluster's nodes
 
 
 def _ray(*args, env=None, check=True, timeout=180):
@@ -33,52 +32,29 @@ def _ray(*args, env=None, check=True, timeout=180):
 
 
 @pytest.fixture
-def cluster(tmp_path):
-    # Token authentication stays on: the CLI reads the cluster's token (~/.ray/auth_token).
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "METAMATH_TEST_KEY": SECRET, "RAY_AUTH_MODE": "token"}
+def cluster(ray_local):
+    """The session's own Ray, reached as a cluster is: through its dashboard's job API (no second
+    cluster on a 2-core machine). The key the job uses is in the submitting shell only."""
+    from ray._private.utils import write_ray_address
+
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
     env.pop("RAY_ADDRESS", None)
-    _ray("get-auth-token", "--generate", env=env)
-    # Its own temp dir (short: Ray's socket paths are length-limited) keeps other tests' ray.init()
-    # from finding this cluster.
-    short_tmp = tempfile.mkdtemp(prefix="rj-", dir="/tmp")
-    # `--block` and our own process group: teardown stops this cluster only (`ray stop` would
-    # kill every Ray cluster on the machine, the test session's own included).
-    head = subprocess.Popen(
-        [str(BIN / "ray"), "start", "--head", "--block", "--port=6391", f"--dashboard-port={DASHBOARD}",
-         "--dashboard-host=127.0.0.1", "--num-cpus=2", "--ray-client-server-port=10011",
-         "--min-worker-port=12000", "--max-worker-port=12999", f"--temp-dir={short_tmp}",
-         # ports of its own: the test session's local Ray already holds the defaults
-         "--dashboard-agent-listen-port=52377", "--dashboard-agent-grpc-port=52378", "--metrics-export-port=52379",
-         "--runtime-env-agent-port=52380", "--node-manager-port=52381", "--object-manager-port=52382"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    address = f"http://127.0.0.1:{DASHBOARD}"
-    deadline = time.time() + 120
-    while _ray("job", "list", "--address", address, env=env, check=False).returncode and time.time() < deadline:
-        time.sleep(2)
-    yield env, address
-    os.killpg(head.pid, signal.SIGTERM)
-    try:  # a graceful stop took ~34 s of CI time; nothing of the cluster is needed any more
-        head.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(head.pid, signal.SIGKILL)  # whatever of the cluster's process group is left
-    except ProcessLookupError:
-        pass
-    head.wait(timeout=30)
-    shutil.rmtree(short_tmp, ignore_errors=True)
+    # a submitted job's driver finds its cluster as `address="auto"` does: name the session's Ray
+    write_ray_address(ray_local.get_runtime_context().gcs_address)
+    url = ray_local._private.worker._global_node.address_info["webui_url"]
+    return env, f"http://{url}"
 
 
 def _pipeline_config(tmp_path, base_url):
     model = make_tiny_llama(tmp_path / "tiny")
     out = tmp_path / "run"
     config = {
-        "augment": {"dataset": "gsm8k", "limit": 4, "methods": ["ansaug"], "samples": {"ansaug": 2},
+        "augment": {"dataset": "gsm8k", "limit": 2, "methods": ["ansaug"], "samples": {"ansaug": 1},
                     "shots": 0, "include_original": True, "output_dir": str(out / "augment")},
         "teacher": {"backend": "openai", "model": "scripted", "base_url": base_url, "api_key_env": "METAMATH_TEST_KEY"},
-        "train": {"model": str(model), "output_dir": str(out / "train"), "max_length": 256, "max_steps": 2,
-                  "micro_batch_size": 2, "global_batch_size": 4, "precision": "fp32", "lr": 1e-3},
-        "evaluate": {"model": str(model), "backend": "hf", "benchmarks": ["gsm8k"], "limit": 2,
+        "train": {"model": str(model), "output_dir": str(out / "train"), "max_length": 256, "max_steps": 1,
+                  "micro_batch_size": 2, "global_batch_size": 2, "precision": "fp32", "lr": 1e-3},
+        "evaluate": {"model": str(model), "backend": "hf", "benchmarks": ["gsm8k"], "limit": 1,
                      "max_tokens": {"gsm8k": 8}, "output_dir": str(out / "evaluate")},
         "pipeline": {"output_dir": str(out)},
     }
@@ -94,7 +70,7 @@ def _submit_and_wait(env, address, config, data_root):
     while True:  # the dashboard answers before the node's job agent is up
         submitted = _ray("job", "submit", "--address", address, "--no-wait", "--working-dir", ".",
                          "--runtime-env-json", json.dumps(runtime_env), "--",
-                         "python", "ray_jobs/pipeline.py", "--config", str(config), env=env, check=False)
+                         sys.executable, "ray_jobs/pipeline.py", "--config", str(config), env=env, check=False)
         if submitted.returncode == 0 or "No available agent" not in submitted.stderr or time.time() > deadline:
             break
         time.sleep(3)
@@ -114,7 +90,7 @@ def _submit_and_wait(env, address, config, data_root):
 
 def test_ray_job_submit_runs_the_pipeline_and_a_resubmit_skips_it(cluster, scripted, data_root, tmp_path):
     env, address = cluster
-    problems = load_benchmark("gsm8k", "train", limit=4).problems
+    problems = load_benchmark("gsm8k", "train", limit=2).problems
     server = scripted(answers={p.question: p.gold for p in problems})
     config, out = _pipeline_config(tmp_path, server.base_url)
     logs = _submit_and_wait(env, address, config, data_root)

@@ -35,6 +35,12 @@ def _config(bucket: str, url: str) -> dict:
     }
 
 
+def _teacher_workers() -> list:
+    import psutil
+
+    return [p for p in psutil.process_iter(["cmdline"]) if "OpenAIWorker" in " ".join(p.info["cmdline"] or [])]
+
+
 def _stored_keys(store: str) -> set[str]:
     keys = set()
     for path in storage.list_files(store, ".jsonl", recursive=False):
@@ -46,7 +52,8 @@ def _stored_keys(store: str) -> set[str]:
 
 
 @pytest.mark.timeout(900)
-def test_the_whole_pipeline_on_s3_resumes_after_kill_9(s3_bucket, scripted, tiny_llama, data_root, tmp_path):
+def test_the_whole_pipeline_on_s3_resumes_after_kill_9(session_ray_env, s3_bucket, scripted, tiny_llama, data_root,
+                                                       tmp_path):
     for name in ("gsm8k/train.jsonl", "gsm8k/test.jsonl", "math/test.jsonl"):  # decontamination reads both test sets
         storage.upload(str(data_root / name), f"{s3_bucket}/data/{name}")
     storage.upload(str(tiny_llama), f"{s3_bucket}/models/tiny")
@@ -56,7 +63,7 @@ def test_the_whole_pipeline_on_s3_resumes_after_kill_9(s3_bucket, scripted, tiny
     work = tmp_path / "cwd"  # the commands run here: nothing may land in it
     work.mkdir()
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(_config(s3_bucket, server.base_url)))
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "METAMATH_DATA_DIR")}
+    env = {k: v for k, v in session_ray_env.items() if k != "METAMATH_DATA_DIR"}  # data: data.root on S3
     cmd = [sys.executable, "-m", "metamath", "pipeline", "--config", str(tmp_path / "p.yaml")]
     killed = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
@@ -65,6 +72,9 @@ def test_the_whole_pipeline_on_s3_resumes_after_kill_9(s3_bucket, scripted, tiny
         time.sleep(0.3)
     os.killpg(killed.pid, signal.SIGKILL)
     killed.wait()
+    deadline = time.time() + 60
+    while _teacher_workers() and time.time() < deadline:  # Ray ends a dead driver's workers
+        time.sleep(0.2)
     time.sleep(1.0)  # a request in flight at the kill may still reach the server's log
     stored, kill_time = _stored_keys(store), time.time()
     assert len(stored) >= 8 and not storage.exists(f"{s3_bucket}/run/augment/metamathqa.jsonl")

@@ -1,10 +1,6 @@
 """Real Ray Train + DeepSpeed runs on CPU (gloo) on a tiny config-built Llama."""
 
 import json
-import os
-import signal
-import threading
-import time
 
 import pytest
 
@@ -46,36 +42,19 @@ def _generate(folder):
     return model
 
 
-def _kill_a_worker_after(out, step, killed):
-    from ray.util.state import list_actors
-
-    while not killed:
-        rows = read_metrics(out) if (out / "metrics.jsonl").exists() else []
-        if rows and rows[-1]["step"] >= step:
-            actors = list_actors(filters=[("class_name", "=", "RayTrainWorker"), ("state", "=", "ALIVE")])
-            os.kill(actors[-1].pid, signal.SIGKILL)
-            killed.append(actors[-1].pid)
-        time.sleep(0.2)
-
-
-def test_two_worker_zero2_run_survives_a_killed_worker_and_a_cut_short_checkpoint(ray_local, tiny_llama, tmp_path,
-                                                                                   capfd):
-    """One run's life: a worker killed at step 5 (resume from step 3), learning and export, a
-    re-run that trains nothing, then a last checkpoint cut short (resume from the one before)."""
+def test_two_worker_zero2_run_learns_exports_and_skips_a_cut_short_checkpoint(ray_local, tiny_llama, tmp_path, capfd):
+    """One run's life: learning and export, a re-run that trains nothing, then a last checkpoint
+    cut short (resume from the one before). (A worker lost mid-run resumes from the last complete
+    checkpoint: tests/train/test_node_loss.py, on a real multi-node cluster.)"""
     import shutil
 
     import torch
     from transformers import AutoModelForCausalLM
 
     cfg = _config(tiny_llama, tmp_path, zero_stage=2, save_every_steps=3, max_failures=2)
-    out, killed = tmp_path / "out", []
-    watcher = threading.Thread(target=_kill_a_worker_after, args=(out, 5, killed), daemon=True)
-    watcher.start()
+    out = tmp_path / "out"
     summary = run_train(cfg)
-    watcher.join(timeout=5)
-    assert killed, "the worker was never killed"
-    assert "resumed from the checkpoint at step 3" in capfd.readouterr().out
-    rows = _assert_loss_falls(out)  # steps 1..12, each logged once although 4 and 5 ran twice
+    rows = _assert_loss_falls(out)  # steps 1..12, each logged once
     assert len(rows) == summary["plan"]["total_steps"] == 12 and summary["data"]["examples"] == 96
     for name in ("config.json", "model.safetensors", "tokenizer.json", "generation_config.json"):
         assert (out / "final" / name).is_file(), name
