@@ -41,7 +41,7 @@ def chosen_masks(problem: Problem, ctx: AugmentContext) -> tuple[list, str | Non
     seed derived from the question id, so re-runs draw the same ones."""
     if ctx.dataset == "math" and not is_plain_number(problem.gold):
         return [], "answer_not_plain_number"
-    candidates = mask_candidates(ctx.dataset, problem.question)
+    candidates = mask_candidates(ctx.dataset, problem.question, ctx.augment.masking)
     if not candidates:
         return [], "no_mask_candidate"
     rng = random.Random(f"{ctx.augment.seed}:{problem.id}")

@@ -48,6 +48,23 @@ class SamplesConfig(Section):
     masks_per_question: PositiveInt = 2  # masked numbers drawn from all candidates
 
 
+class MaskingConfig(Section):
+    """Which numbers SV and FOBAR may mask. Every default is what the reference code does; each
+    key turns on one deliberate difference (docs/method.md, "Deliberate differences")."""
+
+    # Also mask a number whose space-separated token holds a letter, hyphen, bracket, quote,
+    # colon, plus, asterisk or newline ("a 120-page book" -> "a x-page book"); the reference skips it.
+    numbers_in_compounds: bool = False
+    # Also mask "Ten", "Half" (the reference's lookup is exact and lower-case).
+    capitalised_number_words: bool = False
+    # Also mask a number word with punctuation attached ("two," -> "x,"); the reference needs the
+    # word alone between spaces.
+    number_words_with_punctuation: bool = False
+    # Keep what surrounds the number in its token: "$5." -> "$x.", "£3" -> "£x". The reference
+    # writes "x." and "x" (it keeps a leading "$" only when no punctuation ends the token).
+    keep_token_affixes: bool = False
+
+
 class AugmentConfig(Section):
     dataset: Literal["gsm8k", "math"]
     data_path: Optional[str] = None
@@ -64,6 +81,7 @@ class AugmentConfig(Section):
     # MATH FOBAR questions: "reference" writes what the reference code does ("\n### If we know
     # ... unknown variable $X$?"); "plain" drops the '### ' and the dollars, as for GSM8K.
     fobar_math_form: Literal["reference", "plain"] = "reference"
+    masking: MaskingConfig = Field(default_factory=MaskingConfig)
 
 
 class TeacherConfig(Section):

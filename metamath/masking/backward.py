@@ -16,10 +16,11 @@ _SENTENCE_END = re.compile(r"(?<=[.?!])[\"')\]]*\s+")
 def fobar_query(masked: str, answer: str, variable: str, form: str = "plain") -> str:
     """The FOBAR question: masked question, newline, the stated answer, ask for the unknown.
     `form="reference"` is what the reference code writes for MATH: '### ' before the sentence
-    and the variable in dollars ('... unknown variable $X$?')."""
+    and the variable in dollars ('... unknown variable $X$?'). The masked question is kept as
+    it is, a trailing newline included, as the reference writes it."""
     if form == "reference":
-        return f"{masked.rstrip()}\n### " + FOBAR_SUFFIX.format(answer=answer, var=f"${variable}$")
-    return f"{masked.rstrip()}\n" + FOBAR_SUFFIX.format(answer=answer, var=variable)
+        return f"{masked}\n### " + FOBAR_SUFFIX.format(answer=answer, var=f"${variable}$")
+    return f"{masked}\n" + FOBAR_SUFFIX.format(answer=answer, var=variable)
 
 
 def fobar_form(dataset: str, math_form: str = "reference") -> str:

@@ -1,7 +1,8 @@
 """The `paper` scorer: MetaMath's reference evaluation rules, reproduced on purpose.
 
 GSM8K (and GSM8K-Backward, which has no official scorer): the first number after the last
-'The answer is: ', fractions evaluated, rounded with Python's `round` (half to even, so
+'The answer is: ', fractions evaluated with the arithmetic of the `fraction` package the
+reference imports (reproduced here, not imported), rounded with Python's `round` (half to even, so
 8.5 -> 8 and 9.5 -> 10, as in the reference), compared with the gold as floats. The
 number regex misreads '1,234,567' as 1234; kept, since the paper's numbers include it.
 MATH: the text after the marker up to the first '.\\n', one trailing '.' removed, then
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import math
 import re
-from fractions import Fraction
 
 from metamath.scoring.extract import after_last_paper_marker
 from metamath.scoring.hendrycks import is_equiv
@@ -35,14 +35,36 @@ def is_number(text: str) -> bool:
     return True
 
 
+def _package_fraction(number: str) -> tuple[int, int]:
+    """`Fraction(str)` of the PyPI `fraction` package (2.2.0) that the reference imports: the
+    number goes through float, then str, and counts its decimal places from that text
+    ('6.611042624781163e+17' has 19), so large numerators lose digits."""
+    value = float(number)
+    text = str(value)
+    places = len(text[text.find(".") + 1 :])
+    return int(round(value * (10**places))), 10**places
+
+
+def _package_gcd(a: int, b: int) -> int:
+    while b != 0:
+        a, b = b, a % b
+    return a
+
+
 def _fraction_value(token: str) -> float | None:
+    """N/D as the reference reads it: `fraction.Fraction(N/D)`, whose division multiplies by the
+    reciprocal and reduces with true division (`int(n / gcd)`), then `float(n / d)`."""
     numerator, denominator = token.split("/", 1)
     if not (is_number(numerator) and is_number(denominator)):
         return None
     if denominator == "0":
         return float(numerator.replace(",", ""))
-    frac = Fraction(token.replace(",", ""))
-    return float(frac.numerator / frac.denominator)
+    (a_n, a_d), (b_n, b_d) = _package_fraction(numerator), _package_fraction(denominator)
+    if b_n == 0:
+        raise ZeroDivisionError(f"{token}: denominator is zero")  # the package raises here too
+    n, d = a_n * b_d, a_d * b_n
+    g = _package_gcd(n, d)
+    return float(int(n / g) / int(d / g))
 
 
 def paper_value(completion: str) -> float | None:

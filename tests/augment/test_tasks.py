@@ -58,3 +58,11 @@ def test_round2_rephrase_and_sv():
     assert drop is None and json.loads(solve.meta)["query"].endswith("Tom has 12 apples now. What is the value of unknown variable x?")
     _, drop = round2(_row(rewrite, f"Tom has 12 apples now, {value} more than before."), c)
     assert drop == {"method": "sv", "reason": "states_masked_value"}
+
+
+def test_the_masking_keys_reach_the_candidates():
+    problem = Problem("h", "gsm8k", "Julie read a 120-page book in 3 days. How many pages a day?", "40", "s")
+    default, _ = chosen_masks(problem, ctx(samples={"masks_per_question": 5}))
+    relaxed, _ = chosen_masks(problem, ctx(samples={"masks_per_question": 5}, masking={"numbers_in_compounds": True}))
+    assert [m.value for m in default] == ["3"]
+    assert [m.value for m in relaxed] == ["120", "3"] and "a x-page book" in relaxed[0].masked

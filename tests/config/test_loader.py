@@ -115,3 +115,13 @@ def test_relative_output_dirs_anchor_to_the_output_root(monkeypatch, tmp_path):
     assert cfg.train.output_dir == "s3://b/t" and cfg.evaluate.output_dir == "/abs/e"
     monkeypatch.delenv("METAMATH_OUTPUT_ROOT")
     assert load_config(str(path)).augment.output_dir == "outputs/a"
+
+
+def test_masking_keys_default_to_the_reference_and_reject_unknown_ones():
+    from metamath.config.schema import AugmentConfig
+
+    masking = AugmentConfig(dataset="gsm8k").masking
+    assert masking.model_dump() == {"numbers_in_compounds": False, "capitalised_number_words": False,
+                                    "number_words_with_punctuation": False, "keep_token_affixes": False}
+    with pytest.raises(Exception, match="hyphenated"):
+        AugmentConfig(dataset="gsm8k", masking={"hyphenated": True})

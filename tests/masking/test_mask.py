@@ -4,8 +4,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metamath.latex import math_spans
+from metamath.config.schema import MaskingConfig
 from metamath.masking import gsm8k_masks, is_plain_number, math_masks
-from metamath.masking.numbers import find_numbers
+from metamath.masking.numbers import find_numbers, reference_token_replacement
+
+KEEP_AFFIXES = MaskingConfig(keep_token_affixes=True)
 
 WORDS = st.sampled_from(["apples", "Tom", "buys", "each", "costs", "the", "of", "and", "boxes", "percent", "a"])
 NUMBERS = st.integers(0, 10**7).map(lambda n: f"{n:,}") | st.decimals(0, 1000, places=2).map(str) | st.integers(0, 999).map(str)
@@ -30,12 +33,22 @@ def _digits(text):
 @settings(max_examples=300, deadline=None)
 @given(gsm_questions())
 def test_gsm8k_mask_replaces_exactly_one_number(question):
-    for mask in gsm8k_masks(question):
+    for mask in gsm8k_masks(question, KEEP_AFFIXES):
         original = question[mask.start : mask.end]
         assert mask.masked == question[: mask.start] + ("x%" if original.lower() == "half" else "x") + question[mask.end :]
         assert re.fullmatch(r"[\d,.]+|half|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve", original, re.I)
         assert len(_digits(mask.masked)) == len(_digits(question)) - (original[0].isdigit() or original[0] == ".")
         assert float(mask.value) == float(original.replace(",", "")) if original[0].isdigit() else True
+
+
+@settings(max_examples=300, deadline=None)
+@given(gsm_questions())
+def test_by_default_one_token_is_replaced_as_the_reference_replaces_it(question):
+    tokens = question.split(" ")
+    for mask in gsm8k_masks(question):
+        changed = [i for i, (a, b) in enumerate(zip(tokens, mask.masked.split(" "))) if a != b]
+        assert len(changed) == 1
+        assert mask.masked.split(" ")[changed[0]] == reference_token_replacement(tokens[changed[0]], "x")
 
 
 @settings(max_examples=300, deadline=None)
@@ -49,6 +62,9 @@ def test_every_unique_number_is_a_candidate(question):
 def test_gsm8k_examples():
     question = "Tom buys 3 boxes of 1,200 nails for $4.50 each, a 15% discount and half a pie. How much?"
     masks = {m.value: m.masked for m in gsm8k_masks(question)}
+    assert "for $x each" in masks["4.5"] and "a x% discount" in masks["15"]
+    assert masks["3"].startswith("Tom buys x boxes")
+    masks = {m.value: m.masked for m in gsm8k_masks(question, KEEP_AFFIXES)}
     assert masks["1200"].startswith("Tom buys 3 boxes of x nails")
     assert "for $x each" in masks["4.5"] and "a x% discount" in masks["15"]
     assert "and x% a pie" in masks["50"]
