@@ -1,7 +1,9 @@
-"""`ray job submit` against a real Ray (the session's, through its dashboard's job API): the
-pipeline entry point, the working-dir package, a resubmission that skips every stage, and no
-secret in outputs, logs or job metadata. The pipeline is the smallest there is: augment two
-questions against a scripted server, train a tiny Llama for one step, evaluate one item."""
+"""`ray job submit` against a real Ray (the session's, through its dashboard's job API), as a thin
+smoke test: the pipeline entry point, the working-dir package, a resubmission that skips what is
+done, and no secret in outputs, logs or job metadata. The submitted pipeline is its API stage
+alone (augment two questions against a scripted server, the key in the job's environment); the
+whole pipeline (augment, train, both evaluations, the comparison) runs end to end in
+tests/pipeline/test_object_storage.py, resumed after a kill -9."""
 
 import json
 import os
@@ -15,7 +17,6 @@ import pytest
 import yaml
 
 from metamath.data.benchmarks import load_benchmark
-from metamath.testing.tiny import make_tiny_llama
 from tests.conftest import NODE_SECRET
 
 pytestmark = pytest.mark.slow
@@ -46,17 +47,12 @@ def cluster(ray_local):
 
 
 def _pipeline_config(tmp_path, base_url):
-    model = make_tiny_llama(tmp_path / "tiny")
     out = tmp_path / "run"
     config = {
         "augment": {"dataset": "gsm8k", "limit": 2, "methods": ["ansaug"], "samples": {"ansaug": 1},
                     "shots": 0, "include_original": True, "output_dir": str(out / "augment")},
         "teacher": {"backend": "openai", "model": "scripted", "base_url": base_url, "api_key_env": "METAMATH_TEST_KEY"},
-        "train": {"model": str(model), "output_dir": str(out / "train"), "max_length": 256, "max_steps": 1,
-                  "micro_batch_size": 2, "global_batch_size": 2, "precision": "fp32", "lr": 1e-3},
-        "evaluate": {"model": str(model), "backend": "hf", "benchmarks": ["gsm8k"], "limit": 1,
-                     "max_tokens": {"gsm8k": 8}, "output_dir": str(out / "evaluate")},
-        "pipeline": {"output_dir": str(out)},
+        "pipeline": {"output_dir": str(out), "stages": ["augment"]},
     }
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -94,13 +90,11 @@ def test_ray_job_submit_runs_the_pipeline_and_a_resubmit_skips_it(cluster, scrip
     server = scripted(answers={p.question: p.gold for p in problems})
     config, out = _pipeline_config(tmp_path, server.base_url)
     logs = _submit_and_wait(env, address, config, data_root)
-    assert "base vs fine-tuned" in logs
     state = json.loads((out / "pipeline_state.json").read_text())["stages"]
-    assert set(state) == {"augment", "train", "evaluate_base", "evaluate_finetuned"}
-    assert (out / "augment" / "metamathqa.parquet").is_file() and (out / "train" / "final" / "config.json").is_file()
-    assert (out / "evaluate" / "finetuned" / "report.json").is_file() and (out / "comparison" / "comparison.md").is_file()
+    assert set(state) == {"augment"} and (out / "augment" / "metamathqa.parquet").is_file()
+    assert json.loads((out / "augment" / "stats.json").read_text())["requests"]["succeeded"] == 2
     again = _submit_and_wait(env, address, config, data_root)
-    assert again.count("finished earlier, skipped") == 4
+    assert again.count("finished earlier, skipped") == 1
     leaked = [p for p in out.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".md", ".yaml", ".txt")
               and SECRET in p.read_text(errors="ignore")]
     assert not leaked and SECRET not in logs + again

@@ -51,11 +51,11 @@ def test_two_worker_zero2_run_learns_exports_and_skips_a_cut_short_checkpoint(ra
     import torch
     from transformers import AutoModelForCausalLM
 
-    cfg = _config(tiny_llama, tmp_path, zero_stage=2, save_every_steps=3, max_failures=2)
+    cfg = _config(tiny_llama, tmp_path, rows=64, zero_stage=2, save_every_steps=4, max_failures=2)
     out = tmp_path / "out"
     summary = run_train(cfg)
-    rows = _assert_loss_falls(out)  # steps 1..12, each logged once
-    assert len(rows) == summary["plan"]["total_steps"] == 12 and summary["data"]["examples"] == 96
+    rows = _assert_loss_falls(out)  # steps 1..8, each logged once
+    assert len(rows) == summary["plan"]["total_steps"] == 8 and summary["data"]["examples"] == 64
     for name in ("config.json", "model.safetensors", "tokenizer.json", "generation_config.json"):
         assert (out / "final" / name).is_file(), name
     assert list((out / "tensorboard").iterdir())
@@ -64,18 +64,18 @@ def test_two_worker_zero2_run_learns_exports_and_skips_a_cut_short_checkpoint(ra
     assert not torch.equal(trained.model.embed_tokens.weight, base.model.embed_tokens.weight)
 
     again = run_train(cfg)  # the same command again: restores the last checkpoint, trains nothing
-    assert "resumed from the checkpoint at step 12" in capfd.readouterr().out
-    assert len(read_metrics(out)) == 12 and again["last_loss"] == summary["last_loss"]
+    assert "resumed from the checkpoint at step 8" in capfd.readouterr().out
+    assert len(read_metrics(out)) == 8 and again["last_loss"] == summary["last_loss"]
 
     # as a kill during the copy of the last checkpoint leaves it: rank 1's optimizer shard cut short
-    shard = next((out / "ray_train" / "checkpoint_step_00000012").rglob("zero_pp_rank_1_*optim_states.pt"))
+    shard = next((out / "ray_train" / "checkpoint_step_00000008").rglob("zero_pp_rank_1_*optim_states.pt"))
     shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
     shutil.rmtree(out / "final")
     third = run_train(cfg)
     printed = capfd.readouterr().out
-    assert "skipped the incomplete checkpoint checkpoint_step_00000012 (missing ds/" in printed
-    assert "resumed from the checkpoint at step 9" in printed
-    assert [r["step"] for r in read_metrics(out)] == list(range(1, 13))  # 10-12 trained again, logged once
+    assert "skipped the incomplete checkpoint checkpoint_step_00000008 (missing ds/" in printed
+    assert "resumed from the checkpoint at step 4" in printed
+    assert [r["step"] for r in read_metrics(out)] == list(range(1, 9))  # 5-8 trained again, logged once
     assert (out / "final" / "model.safetensors").is_file() and third["last_loss"] is not None
 
 
