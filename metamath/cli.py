@@ -45,16 +45,40 @@ def _exit_now(code: int) -> None:
     raise typer.Exit(code)
 
 
+DryRunOpt = typer.Option(False, "--dry-run", help="print the plan (requests, what the store already holds, tokens, "
+                                                   "cost, time) and exit: nothing is sent, started or written")
+JsonOpt = typer.Option(False, "--json", help="with --dry-run: the plan as JSON on stdout")
+
+
+def _dry_run(name: str, config: str, overrides: Optional[List[str]], as_json: bool) -> None:
+    from metamath.config import load_config
+    from metamath.plan import print_plan
+    from metamath.stages import plan_stage
+
+    try:
+        plans = plan_stage(name, load_config(config, overrides or []))
+    except MetaMathError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(plans if len(plans) != 1 else plans[0], indent=2))
+        return
+    for plan in plans:
+        print_plan(plan)
+
+
 def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
     """Validate the config for `name`, then run the stage's entry point."""
     from metamath.config import load_config
     from metamath.interrupts import as_interrupt, stop_everything
-    from metamath.errors import SubmittedOnly
+    from metamath.errors import BUDGET_EXIT_CODE, BudgetReached, SubmittedOnly
     from metamath.stages import run_stage
 
     try:
         cfg = load_config(config, overrides or [])
         run_stage(name, cfg)
+    except BudgetReached as exc:
+        print(f"budget reached: {exc}", file=sys.stderr)
+        _exit_now(BUDGET_EXIT_CODE)
     except MetaMathError as exc:
         _fail(exc)
     except SubmittedOnly as exc:
@@ -82,6 +106,9 @@ def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
         found = user_error(exc)
         if found is None:
             raise
+        if isinstance(found, BudgetReached):
+            print(f"budget reached: {found}", file=sys.stderr)
+            _exit_now(BUDGET_EXIT_CODE)
         _fail(found)
 
 
@@ -89,8 +116,11 @@ def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
 def augment(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg,
             submit_only: bool = typer.Option(False, "--submit-only",
                                              help="teacher.mode batch: create the batches, then exit; the same "
-                                                  "command without it later collects them and goes on")) -> None:
+                                                  "command without it later collects them and goes on"),
+            dry_run: bool = DryRunOpt, as_json: bool = JsonOpt) -> None:
     """Build MetaMathQA with the teacher (AnsAug, Rephrasing, SV, FOBAR)."""
+    if dry_run:
+        return _dry_run("augment", config, overrides, as_json)
     _stage("augment", config, (overrides or []) + (["teacher.submit_only=true"] if submit_only else []))
 
 
@@ -113,14 +143,20 @@ def train(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg
 
 
 @app.command()
-def evaluate(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg) -> None:
+def evaluate(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg, dry_run: bool = DryRunOpt,
+             as_json: bool = JsonOpt) -> None:
     """Decode and score GSM8K, MATH, MATH-500, GSM8K-Backward."""
+    if dry_run:
+        return _dry_run("evaluate", config, overrides, as_json)
     _stage("evaluate", config, overrides)
 
 
 @app.command()
-def pipeline(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg) -> None:
+def pipeline(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg, dry_run: bool = DryRunOpt,
+             as_json: bool = JsonOpt) -> None:
     """augment -> train -> evaluate (base and fine-tuned)."""
+    if dry_run:
+        return _dry_run("pipeline", config, overrides, as_json)
     _stage("pipeline", config, overrides)
 
 

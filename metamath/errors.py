@@ -26,6 +26,14 @@ class AllRequestsFailed(MetaMathError):
     """Every request of a run failed: the outputs were written, but hold nothing new."""
 
 
+class BudgetReached(MetaMathError):
+    """The run reached teacher.max_cost_usd or teacher.max_requests: what was bought is stored,
+    nothing more was sent. The CLI exits with BUDGET_EXIT_CODE."""
+
+
+BUDGET_EXIT_CODE = 3
+
+
 def user_error(exc: BaseException) -> MetaMathError | None:
     """The MetaMathError behind `exc`, also when Ray wrapped it (a worker raised it)."""
     seen: set[int] = set()

@@ -62,5 +62,12 @@ def run_with_progress(work: Callable[[], Any], tally: Any, total: int, label: st
 def _draw(bar: Any, tally: Any) -> None:
     counts = ray.get(tally.get.remote())
     bar.update(counts.get("done", 0) - bar.n)
+    postfix = {}
     if counts.get("failed"):
-        bar.set_postfix(failed=counts["failed"], refresh=False)
+        postfix["failed"] = counts["failed"]
+    if counts.get("not_sent"):  # the run's budget was reached
+        postfix["not sent (budget)"] = counts["not_sent"]
+    if counts.get("spent_micro_usd"):  # an API teacher with prices: the spend so far
+        postfix["spent"] = f"${counts['spent_micro_usd'] / 1e6:.4f}"
+    if postfix:
+        bar.set_postfix(postfix, refresh=False)

@@ -25,3 +25,28 @@ def run_stage(name: str, cfg: MetaMathConfig) -> None:
         cfg.require("train"), cfg.require("evaluate")
     preflight(name, cfg)
     getattr(import_module(module), function)(cfg)
+
+
+def plan_stage(name: str, cfg: MetaMathConfig) -> list[dict]:
+    """`--dry-run`: the plan of every paid or decoding stage the command would run; nothing is
+    sent, started or written."""
+    from metamath.pipeline.run import evaluation_configs, wire
+
+    section, _, _ = STAGES[name]
+    cfg.require(section)
+    if name == "pipeline":
+        cfg = wire(cfg)
+    plans = []
+    stages = cfg.pipeline.stages if name == "pipeline" else [name]
+    if "augment" in stages:
+        from metamath.augment.plan import plan_augment
+
+        plans.append(plan_augment(cfg))
+    if "evaluate" in stages:
+        from metamath.evaluate.plan import plan_evaluate
+
+        configs = evaluation_configs(cfg) if name == "pipeline" else [cfg]
+        base = cfg.evaluate.tokenizer or cfg.evaluate.model  # the fine-tuned model keeps its base's tokenizer
+        plans += [plan_evaluate(c.model_copy(update={"evaluate": c.evaluate.model_copy(
+            update={"tokenizer": c.evaluate.tokenizer or base})})) for c in configs]
+    return plans

@@ -15,7 +15,9 @@ def redact_url(url: str | None) -> str | None:
     return re.sub(r"//[^/@]+@", "//***@", url) if url else url
 
 
-def request_totals(runs: list[TeacherRun], cfg: TeacherConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+def request_totals(runs: list[TeacherRun], cfg: TeacherConfig,
+                   estimate: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(request counts, costs); `estimate` is the plan's, kept beside what was paid."""
     run = TeacherRun()
     for part in runs:
         run.merge(part)
@@ -26,6 +28,7 @@ def request_totals(runs: list[TeacherRun], cfg: TeacherConfig) -> tuple[dict[str
         "served_from_cache": run.from_cache, "samples_generated": run.samples_ok, "samples_failed": run.samples_failed,
         "prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens,
         "by_mode": {"online": run.sent - run.batch_sent, "batch": run.batch_sent},
+        "not_sent_over_budget": run.over_budget,
     }
     price = cfg.price_per_million
     cost = lambda p, c: (p * price.get("prompt", 0.0) + c * price.get("completion", 0.0)) / 1e6  # noqa: E731
@@ -38,6 +41,10 @@ def request_totals(runs: list[TeacherRun], cfg: TeacherConfig) -> tuple[dict[str
              "online": round(online, 6), "batch": round(batch, 6), "batch_discount": cfg.batch_discount,
              "lost_with_worker_estimated": round(lost, 6),
              "not_repaid_from_cache": round(cost(run.cached_prompt_tokens, run.cached_completion_tokens), 6)}
+    if cfg.max_cost_usd is not None:
+        costs["max_cost_usd"] = cfg.max_cost_usd
+    if estimate is not None:
+        costs["estimate"] = estimate
     return totals, costs
 
 
@@ -85,7 +92,17 @@ def print_summary(stats: dict[str, Any]) -> None:
                   + "; samples: "
                   f"{req['samples_generated']} generated, {req['samples_failed']} failed, "
                   f"{req['served_from_cache']} from cache (not re-sent); tokens {req['prompt_tokens']} prompt + "
-                  f"{req['completion_tokens']} completion; est. cost ${stats['cost']['this_run']:.4f}")
+                  f"{req['completion_tokens']} completion; est. cost ${stats['cost']['this_run']:.4f}"
+                  + _planned(stats["cost"]))
+
+
+def _planned(cost: dict[str, Any]) -> str:
+    """The plan's estimate beside the cost, for the run's mode."""
+    estimate = cost.get("estimate")
+    if not estimate:
+        return ""
+    key = "batch" if estimate["mode"] == "batch" else "online"
+    return f" (planned ${estimate[key]:.4f}, at most ${estimate[key + '_max']:.4f})"
 
 
 def fail_if_nothing_succeeded(requests: dict[str, Any], what: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from metamath import storage
 from metamath.augment import assemble_dataset as assembly
 from metamath.augment.accounting import fail_if_nothing_succeeded, print_summary, redact_url, request_totals, type_table
+from metamath.augment.spend import plan_before_paying, stop_at_budget
 from metamath.augment.tasks import AugmentContext, round1_drops, round1_groups, round2_drops, round2_groups
 from metamath.augment.verify import verify_batch
 from metamath.config import MetaMathConfig
@@ -30,7 +31,7 @@ from metamath.errors import DataError
 from metamath.prompts import select_solve_shots
 from metamath.ray_utils import small_dataset
 from metamath.records import record_type
-from metamath.teacher.runner import LIGHT_CPUS, Round, clear_folder, count_by, read_shards, run_round, union_all
+from metamath.teacher.runner import LIGHT_CPUS, Round, TeacherRun, clear_folder, count_by, read_shards, run_round, union_all
 from metamath.teacher.store import Store
 from metamath.timing import StageClock
 
@@ -49,6 +50,9 @@ def _rounds(questions, ctx: AugmentContext, store: str, work: str, run_id: str,
                           batch_dir=storage.join(batches, "round1"))
         drops = count_by(questions.flat_map(round1_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
                          ["method", "reason"])
+    if first.run.over_budget:  # the cap is reached: round 2 would send nothing
+        return [first, Round(storage.join(work, "round2"), TeacherRun(), 0)], drops
+    teacher = _after_round(teacher, first)
     with clock.stage("round 2"):
         # Round 2 builds on round 1's rephrasings and rewrites; AnsAug alone asks for none.
         asks = read_shards(first.path) if any(s != "solve" for s in first.stages) else None
@@ -60,6 +64,16 @@ def _rounds(questions, ctx: AugmentContext, store: str, work: str, run_id: str,
             drops += count_by(asks.flat_map(round2_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
                               ["method", "reason"])
     return [first, second], drops
+
+
+def _after_round(teacher, done: Round):
+    """Round 2's teacher config: the run's caps less what round 1 spent."""
+    from metamath.teacher.budget import remaining
+
+    if teacher.max_cost_usd is None and teacher.max_requests is None:
+        return teacher
+    _, cost = request_totals([done.run], teacher)
+    return remaining(teacher, cost["this_run"], done.run.sent)
 
 
 def _verify(rounds: list[Round], ctx: AugmentContext, store: str, run_id: str):
@@ -89,6 +103,7 @@ def run_augment(cfg: MetaMathConfig) -> dict[str, Any]:
     problems = train.problems[: aug.limit] if aug.limit else train.problems
     if not problems:
         raise DataError(f"{train.source}: no usable training questions")
+    estimate = plan_before_paying(cfg)
     before_ray = time.time()
     ensure_ray()
     ray_up = time.time()
@@ -99,6 +114,8 @@ def run_augment(cfg: MetaMathConfig) -> dict[str, Any]:
     clock = StageClock()
     questions = small_dataset([p.to_dict() for p in problems])
     rounds, pre_drops = _rounds(questions, ctx, store, work, run_id, clock)
+    if any(r.run.over_budget for r in rounds):
+        stop_at_budget(cfg, rounds, len(problems), started, estimate)
     with clock.stage("verify"):
         verified = _verify(rounds, ctx, store, run_id)
         tally = count_by(verified, ["type", "verdict", "reason"]) if verified is not None else {}
@@ -110,7 +127,7 @@ def run_augment(cfg: MetaMathConfig) -> dict[str, Any]:
     driver = {"ray_up_at": ray_up, "ray_start_s": round(ray_up - before_ray, 2), "peak_rss_mb": peak_rss_mb(),
               "stages_s": clock.seconds}
     stats = _write_stats(cfg, rounds, verdicts, pre_drops, filter_drops, report, kept, len(problems), train,
-                         started, driver)
+                         started, driver, estimate)
     fail_if_nothing_succeeded(stats["requests"], "teacher")
     return stats
 
@@ -146,10 +163,11 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _write_stats(cfg, rounds, verdicts, pre_drops, filter_drops, report, kept, n_questions, train, started, driver):
+def _write_stats(cfg, rounds, verdicts, pre_drops, filter_drops, report, kept, n_questions, train, started, driver,
+                 estimate):
     aug, teacher = cfg.augment, cfg.teacher
     rows = kept.pop("_rows")
-    requests, cost = request_totals([r.run for r in rounds], teacher)
+    requests, cost = request_totals([r.run for r in rounds], teacher, estimate)
     stats = {
         "dataset": aug.dataset, "questions": n_questions, "malformed_rows_skipped": len(train.skipped),
         "teacher": {"backend": teacher.backend, "model": teacher.model, "base_url": redact_url(teacher.base_url)},

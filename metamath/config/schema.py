@@ -82,6 +82,9 @@ class AugmentConfig(Section):
     # ... unknown variable $X$?"); "plain" drops the '### ' and the dollars, as for GSM8K.
     fobar_math_form: Literal["reference", "plain"] = "reference"
     masking: MaskingConfig = Field(default_factory=MaskingConfig)
+    # --dry-run: the share of round-1 rephrasings and SV rewrites expected to be usable, which sets
+    # how many round-2 solves the plan counts (an assumption until round 1 has run).
+    round2_acceptance: float = Field(0.9, gt=0.0, le=1.0)
 
 
 class TeacherConfig(Section):
@@ -120,6 +123,31 @@ class TeacherConfig(Section):
     batch_max_requests: PositiveInt = Field(50_000, le=50_000)  # per input file (the API's limits)
     batch_max_bytes: PositiveInt = Field(200 * 1024 * 1024, le=200 * 1024 * 1024)
     submit_only: bool = False  # set by `augment --submit-only`: stop once the batches are created
+    # A hard budget for one run: no request starts that could take this run's spend, plus what is
+    # in flight at its upper bound, past the cap (needs price_per_million). What the response
+    # store already holds is free and not counted.
+    max_cost_usd: Optional[PositiveFloat] = None
+    max_requests: Optional[PositiveInt] = None  # HTTP requests this run may start, retries included
+    # --dry-run counts prompt tokens with this tokenizer (a local folder or the embedded model's
+    # name); by default the teacher's own model when it is one of those, else tiktoken's encoding
+    # for the model when its files are on disk, else about 4 characters per token.
+    tokenizer: Optional[str] = None
+    expected_completion_tokens: Optional[PositiveInt] = None  # default: from the data's own solutions
+
+    @model_validator(mode="after")
+    def _budget_has_prices(self) -> "TeacherConfig":
+        prices = self.price_per_million
+        unknown = sorted(set(prices) - {"prompt", "completion"})
+        if unknown:
+            raise ValueError(f"price_per_million: unknown key(s) {unknown}; use prompt and completion")
+        capped = [k for k in ("max_cost_usd", "max_requests") if getattr(self, k) is not None]
+        if capped and self.backend != "openai":
+            raise ValueError(f"{', '.join(capped)} cap(s) what an API teacher is paid; backend {self.backend} "
+                             "runs locally and is not capped (use backend: openai, or remove the cap)")
+        if self.max_cost_usd is not None and not prices:
+            raise ValueError("max_cost_usd needs price_per_million ({prompt: .., completion: ..}, USD per "
+                             "million tokens) to know what a request costs")
+        return self
 
 
 class LoraConfig(Section):
@@ -216,6 +244,8 @@ class EvaluateConfig(Section):
     max_retries: int = Field(6, ge=0)
     timeout_s: PositiveFloat = 300.0
     shutdown_grace_s: float = Field(30.0, ge=0.0)
+    price_per_million: dict[str, float] = Field(default_factory=dict)  # for --dry-run's cost: {prompt, completion}
+    tokenizer: Optional[str] = None  # --dry-run's token counter (as teacher.tokenizer)
     stop: Optional[list[str]] = None  # default: the paper's stop strings with prompt: paper, none with chat
     use_gpu: bool = False  # hf: one GPU per replica; vllm: one GPU per tensor-parallel rank
     # vllm backend (as the teacher's)

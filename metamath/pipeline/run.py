@@ -27,12 +27,26 @@ def _train(cfg: MetaMathConfig) -> tuple[dict[str, str], dict[str, Any]]:
             {"first_loss": summary["first_loss"], "last_loss": summary["last_loss"], "steps": summary["plan"]["total_steps"]})
 
 
+def evaluated_as(cfg: MetaMathConfig, label: str, model: str) -> MetaMathConfig:
+    """The config of one of the pipeline's evaluations (base or fine-tuned), in its own folder."""
+    out = storage.join(cfg.evaluate.output_dir, label)
+    return cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={"model": model, "output_dir": out})})
+
+
+def evaluation_configs(cfg: MetaMathConfig) -> list[MetaMathConfig]:
+    """The base evaluation, then the fine-tuned one when the pipeline trains."""
+    configs = [evaluated_as(cfg, "base", cfg.require("evaluate").model)]
+    if cfg.train is not None:
+        configs.append(evaluated_as(cfg, "finetuned", finetuned_model(cfg)))
+    return configs
+
+
 def _evaluate_as(label: str, model: str) -> Callable[[MetaMathConfig], tuple[dict[str, str], dict[str, Any]]]:
     def run(cfg: MetaMathConfig) -> tuple[dict[str, str], dict[str, Any]]:
         from metamath.evaluate.job import run_evaluate
 
-        out = storage.join(cfg.evaluate.output_dir, label)
-        sub = cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={"model": model, "output_dir": out})})
+        sub = evaluated_as(cfg, label, model)
+        out = sub.evaluate.output_dir
         result = run_evaluate(sub, label=label)
         return ({"report": storage.join(out, "report.json"), "report_md": storage.join(out, "report.md")},
                 result["reports"])

@@ -65,6 +65,7 @@ class BatchDriver:
         self.client = client_for(cfg.base_url, cfg.api_key_env)
         self.tally = BatchTally()
         self.failed: dict[str, tuple[str, str]] = {}  # key -> (reason, input file it was in)
+        self.submitted = 0  # requests in the batches this run created (teacher.max_requests)
         endpoint_record(storage.parent(folder), cfg)
 
     def resume(self) -> None:
@@ -121,7 +122,11 @@ class BatchDriver:
         with BatchProgress(sum(f.requests for f in files)) as progress:
             while waiting or live:
                 while waiting and len(live) < self.cfg.max_batches_in_flight:
-                    live.append(self._submit(waiting.pop(0)))
+                    state = waiting.pop(0)
+                    if state.batch_id or self._affordable(state, live):
+                        live.append(self._submit(state))
+                    else:
+                        self._hold_back(state)
                 live = self._poll(live, progress)
                 if self.cfg.submit_only and (waiting or live):
                     raise SubmittedOnly(self._pending_message(waiting, live))
@@ -142,8 +147,36 @@ class BatchDriver:
         batch = existing or self.client.batches.create(
             input_file_id=state.file_id, endpoint=state.endpoint, completion_window=self.cfg.batch_window,
             metadata={"metamath_file": state.name})
+        self.submitted += state.requests
         self.journal.update(state, batch_id=batch.id, status=batch.status)
         return state
+
+    def _bound_usd(self, state: FileState) -> float:
+        """The most a batch file can cost: a token per byte of its lines, max_tokens per request."""
+        from metamath.teacher.budget import cost_usd
+
+        size = storage.size(state.path)
+        return cost_usd(self.cfg.price_per_million, size, state.requests * self.cfg.max_tokens) * self.cfg.batch_discount
+
+    def _affordable(self, state: FileState, live: list[FileState]) -> bool:
+        """The run's budget covers this batch at its upper bound, beside what was collected and
+        every batch still in flight at theirs (checked before each batch is created)."""
+        from metamath.teacher.budget import cost_usd
+
+        cap, most = self.cfg.max_cost_usd, self.cfg.max_requests
+        if most is not None and self.submitted + state.requests > most:
+            return False
+        if cap is None:
+            return True
+        spent = cost_usd(self.cfg.price_per_million, self.tally.prompt_tokens, self.tally.completion_tokens) * self.cfg.batch_discount
+        return spent + sum(self._bound_usd(f) for f in live) + self._bound_usd(state) <= cap
+
+    def _hold_back(self, state: FileState) -> None:
+        """Not created: its samples are not sent this run (reason `budget`); the file is closed on
+        record, so a later run asks for them afresh from the store's lookup, never twice."""
+        for key in read_prompt_keys(state.path):
+            self.tally.failures[key] = "budget"
+        self.journal.update(state, collected=True, status="held_back_by_budget")
 
     def _batch_of(self, file_id: str):
         """A batch already made from this upload (the crash fell between create and journal)."""

@@ -18,6 +18,8 @@ from collections import deque
 
 import ray
 
+from metamath.teacher.budget import Budget
+
 WINDOW_S = 60.0
 CAPACITY_RECHECK_S = 1.0  # waiters blocked on the cap are woken by release; this is a safety net
 
@@ -91,8 +93,9 @@ class RateLimiter:
     would shrink the job's concurrency for good, and enough of them would stall it."""
 
     def __init__(self, max_concurrency: int, requests_per_minute: int | None = None,
-                 tokens_per_minute: int | None = None) -> None:
+                 tokens_per_minute: int | None = None, budget: Budget | None = None) -> None:
         self.limits = Limits(max_concurrency, requests_per_minute, tokens_per_minute)
+        self.budget = budget  # the run's cost cap: checked as a request gets its permit
         self.changed = asyncio.Event()
         self.held: dict[str, int] = {}
         self.dead: set[str] = set()
@@ -117,12 +120,21 @@ class RateLimiter:
             except asyncio.TimeoutError:
                 pass
 
-    async def acquire(self, tokens: int = 0, owner: str = "") -> None:
+    async def acquire(self, tokens: int = 0, owner: str = "", bound_usd: float = 0.0) -> bool:
+        """A permit; False (and none taken) when the budget cannot cover `bound_usd` more."""
         self.held.setdefault(owner, 0)  # known from its first call, so a reclaim finds it
         await self._take(tokens)
+        if self.budget is not None and not self.budget.admit(bound_usd):
+            self.limits.give_back(0, None)
+            self.changed.set()
+            return False
         self._count(owner, 1)
+        return True
 
-    def release(self, estimated: int = 0, actual: int | None = None, owner: str = "") -> None:
+    def release(self, estimated: int = 0, actual: int | None = None, owner: str = "",
+                bound_usd: float = 0.0, actual_usd: float | None = 0.0) -> None:
+        if self.budget is not None:
+            self.budget.settle(bound_usd, actual_usd)
         if owner in self.dead:
             return  # already taken back with the rest of its permits
         self.held[owner] = self.held.get(owner, 0) - 1
@@ -173,7 +185,8 @@ class RateLimiter:
 
     def stats(self) -> dict:
         return {"in_flight": self.limits.in_flight, "peak_in_flight": self.limits.peak_in_flight,
-                "paused_until": self.limits.paused_until}
+                "paused_until": self.limits.paused_until,
+                "budget": self.budget.summary() if self.budget is not None else None}
 
 
 class PermitClient:
@@ -211,17 +224,18 @@ class PermitClient:
         self.pause_until = max(self.pause_until, time.time() + seconds)
         self.limiter.pause.remote(seconds)
 
-    async def acquire(self, tokens: int) -> None:
+    async def acquire(self, tokens: int, bound_usd: float = 0.0) -> bool:
+        """Waits for a permit; False when the run's budget refused it (no permit is then held)."""
         await self._respect_pause()
         if not self.recycle:
-            await self.limiter.acquire.remote(tokens, self.owner)
-            return
+            return await self.limiter.acquire.remote(tokens, self.owner, bound_usd)
         future = asyncio.get_running_loop().create_future()
         self.waiters.append(future)
         if not self.fetching:
             self.fetching = True  # set before the task runs: one lease call in flight per worker
             asyncio.ensure_future(self._fetch())
         await future
+        return True
 
     async def _fetch(self) -> None:
         try:
@@ -243,8 +257,8 @@ class PermitClient:
                 return
         self.limiter.give_back.remote(1, self.owner)
 
-    def release(self, estimated: int, actual: int | None) -> None:
+    def release(self, estimated: int, actual: int | None, bound_usd: float = 0.0, actual_usd: float | None = 0.0) -> None:
         if not self.recycle:
-            self.limiter.release.remote(estimated, actual, self.owner)
+            self.limiter.release.remote(estimated, actual, self.owner, bound_usd, actual_usd)
         else:
             self._hand_over()

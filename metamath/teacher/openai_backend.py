@@ -19,6 +19,7 @@ from typing import Any
 
 from metamath.config import TeacherConfig
 from metamath.errors import EndpointRejected, MetaMathError
+from metamath.teacher.budget import cost_usd, prompt_bound
 from metamath.teacher.requests import TeacherResponse
 
 BACKOFF_BASE_S = 0.5
@@ -60,6 +61,17 @@ def backoff_s(attempt: int, retry_after: float | None, rng: random.Random) -> fl
     return max(delay, retry_after or 0.0)
 
 
+class BudgetRefused(Exception):
+    """The run's budget cannot cover this request: it is not sent."""
+
+
+def maybe_billed(exc: Exception) -> bool:
+    """A request that timed out or lost its connection may have been served (and billed)."""
+    import openai
+
+    return isinstance(exc, (asyncio.TimeoutError, openai.APITimeoutError, openai.APIConnectionError))
+
+
 def _choices(completion: Any) -> list[tuple[str, str | None]]:
     """Validated (text, finish_reason) pairs; raises ValueError on a malformed body."""
     choices = getattr(completion, "choices", None)
@@ -84,8 +96,11 @@ class OpenAIGroupRunner:
         from metamath.teacher.limiter import PermitClient
 
         self.cfg = cfg
-        self.permits = PermitClient(limiter, recycle=cfg.requests_per_minute is None and cfg.tokens_per_minute is None,
-                                    owner=owner)
+        # Per-request permits where the limiter must see each request: rate limits and budgets.
+        budgeted = cfg.max_cost_usd is not None or cfg.max_requests is not None
+        self.permits = PermitClient(limiter, recycle=cfg.requests_per_minute is None and cfg.tokens_per_minute is None
+                                    and not budgeted, owner=owner)
+        self.prices = dict(cfg.price_per_million)
         self.on_response = on_response or (lambda response: None)
         self.on_send = on_send or (lambda prompt_tokens, completion_tokens: None)  # the ledger, before each request
         self.client = AsyncOpenAI(base_url=cfg.base_url, api_key=api_key(cfg.api_key_env),
@@ -123,9 +138,11 @@ class OpenAIGroupRunner:
             kwargs["stop"] = self.cfg.stop
         return await asyncio.wait_for(self.client.completions.create(**kwargs), self.cfg.timeout_s)
 
-    async def _attempt(self, messages: list, keys: list[str], estimate: int):
-        await self.permits.acquire(estimate)
-        used, started = None, time.monotonic()
+    async def _attempt(self, messages: list, keys: list[str], estimate: int, prompt_max: int):
+        bound = cost_usd(self.prices, prompt_max, self.cfg.max_tokens * len(keys))
+        if not await self.permits.acquire(estimate, bound):
+            raise BudgetRefused()
+        used, spent, started = None, 0.0, time.monotonic()
         try:
             if self.rejection is not None:  # refused while this one waited for its permit
                 raise self.rejection
@@ -135,10 +152,14 @@ class OpenAIGroupRunner:
             completion = await self._create(messages, keys)
             pairs = _choices(completion)
             usage = getattr(completion, "usage", None)
-            used = (getattr(usage, "prompt_tokens", 0) or 0) + (getattr(usage, "completion_tokens", 0) or 0)
+            prompt, completion = getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0
+            used, spent = prompt + completion, cost_usd(self.prices, prompt, completion)
             return pairs, usage, time.monotonic() - started
+        except Exception as exc:
+            spent = None if maybe_billed(exc) else 0.0  # None: the budget keeps the bound
+            raise
         finally:
-            self.permits.release(estimate, used)
+            self.permits.release(estimate, used, bound, spent)
 
     async def run_group(self, messages_json: str, keys: list[str]) -> list[TeacherResponse]:
         """All samples of one prompt. Asks for n = what is still missing, so a server that
@@ -146,6 +167,7 @@ class OpenAIGroupRunner:
         attributed to the first row each call produces, so sums over rows are exact."""
         messages = json.loads(messages_json)
         estimate = len(messages_json) // 4 + self.cfg.max_tokens
+        prompt_max = prompt_bound(messages_json)
         pending, done = list(keys), []
         calls, unattributed, total_retries = 0, {}, 0
         while pending:
@@ -153,7 +175,10 @@ class OpenAIGroupRunner:
                 raise self.rejection
             calls += 1
             try:
-                pairs, usage, latency = await self._attempt(messages, pending, estimate)
+                pairs, usage, latency = await self._attempt(messages, pending, estimate, prompt_max)
+            except BudgetRefused:  # not sent: the next run buys these
+                done += self._emit([TeacherResponse(k, None, "failed", "budget") for k in pending], calls - 1, unattributed)
+                break
             except Exception as exc:  # every failure is classified and accounted
                 if isinstance(exc, EndpointRejected):
                     raise

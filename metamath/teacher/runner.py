@@ -62,6 +62,7 @@ class TeacherRun:
     lost_prompt_tokens: int = 0  # estimated: the lost requests were paid for, their usage never seen
     lost_completion_tokens: int = 0
     worker_restarts: int = 0  # teacher actors Ray restarted after they died
+    over_budget: int = 0  # samples not sent: the run's budget (teacher.max_cost_usd/max_requests) was reached
     batch_sent: int = 0  # of `sent`, the requests that went by Batch API (teacher.mode: batch)
     batch_prompt_tokens: int = 0  # of the tokens, those billed at the batch price
     batch_completion_tokens: int = 0
@@ -95,6 +96,8 @@ class TeacherRun:
         if row["status"] == "ok":
             self.samples_ok += 1
             self.succeeded += 1 if calls else 0
+        elif row.get("reason") == "budget":
+            self.over_budget += 1
         else:
             self.samples_failed += 1
             if calls:
@@ -127,8 +130,10 @@ def _limiter(cfg: TeacherConfig, store_root: str, run_tag: str):
     from metamath.teacher.limiter import RateLimiter
     from metamath.teacher.shutdown import register
 
+    from metamath.teacher.budget import Budget
+
     limiter = RateLimiter.options(**on_driver_node()).remote(cfg.max_concurrency, cfg.requests_per_minute,
-                                                              cfg.tokens_per_minute)
+                                                              cfg.tokens_per_minute, Budget.of(cfg))
     register(limiter, cfg.shutdown_grace_s, store_root, run_tag)
     return limiter
 
@@ -179,9 +184,11 @@ def expand_fanout(row: dict[str, Any]) -> Iterator[dict[str, Any]]:
                "completion_tokens": 0}
 
 
-def to_schema(batch: pa.Table, tally: Any = None) -> pa.Table:
-    """Any row kind -> ROW_SCHEMA (stage and method read from the meta); counts fresh samples."""
+def to_schema(batch: pa.Table, tally: Any = None, prices: dict[str, float] | None = None) -> pa.Table:
+    """Any row kind -> ROW_SCHEMA (stage and method read from the meta); counts fresh samples
+    and, with `prices`, what they cost (in micro-dollars: the tally keeps integers)."""
     from metamath.progress import report
+    from metamath.teacher.budget import cost_usd
 
     out = []
     for row in batch.to_pylist():
@@ -192,7 +199,10 @@ def to_schema(batch: pa.Table, tally: Any = None) -> pa.Table:
             full.update(stage=meta.get("stage"), method=meta.get("method"))
         out.append({name: full.get(name) for name in ROW_SCHEMA.names})
     fresh = [r for r in out if not r["cached"] and not r["reused"]]
-    report(tally, done=len(fresh), failed=sum(r["status"] != "ok" for r in fresh))
+    spent = cost_usd(prices or {}, sum(r["prompt_tokens"] or 0 for r in fresh), sum(r["completion_tokens"] or 0 for r in fresh))
+    unsent = sum(r["reason"] == "budget" for r in fresh)
+    report(tally, done=len(fresh), failed=sum(r["status"] != "ok" for r in fresh) - unsent, not_sent=unsent,
+           spent_micro_usd=round(spent * 1e6))
     return pa.Table.from_pylist(out, schema=ROW_SCHEMA)
 
 
@@ -318,7 +328,8 @@ def _sample_parts(resolved, totals: dict[str, int], cfg: TeacherConfig, store_ro
         sent = (batches.given_up(todo) if batches is not None else
                 _through_backend(todo, cfg, store_root, run_tag, totals["has_pending"], chat))
         parts.append(sent.flat_map(expand_fanout, num_cpus=LIGHT_CPUS)
-                     .map_batches(to_schema, fn_kwargs={"tally": tally}, batch_format="pyarrow", num_cpus=LIGHT_CPUS))
+                     .map_batches(to_schema, fn_kwargs={"tally": tally, "prices": dict(cfg.price_per_million)},
+                                  batch_format="pyarrow", num_cpus=LIGHT_CPUS))
     return parts
 
 

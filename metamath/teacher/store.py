@@ -291,6 +291,34 @@ class Store:
                     mine += bool(run_prefix) and (row["run"] or "").startswith(run_prefix)
         return mine, total
 
+    def _ok_responses(self, columns: list[str]) -> Iterator[pa.Table]:
+        """Tables of this store's successful responses (segments, then journal), `columns` only."""
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        wanted = sorted({"kind", "status", *columns})
+        for path in self.segment_paths():
+            table = pq.read_table(path, columns=wanted, filesystem=self.fs)
+            yield table.filter(pc.and_(pc.equal(table["kind"], "response"), pc.equal(table["status"], "ok"))).select(columns)
+        for path in self.journal_files():
+            rows = [r for r in journal_rows(self.fs, path) if r["kind"] == "response" and r["status"] == "ok"]
+            yield pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows],
+                                       schema=pa.schema([STORE_SCHEMA.field(c) for c in columns]))
+
+    def ok_keys(self) -> set[str]:
+        """Keys of every successful response on file (a plan's "already bought"), read here."""
+        return {key for table in self._ok_responses(["key"]) for key in table["key"].to_pylist()}
+
+    def texts_for(self, keys: set[str]) -> dict[str, str]:
+        """The stored text of each of `keys` that has a successful response."""
+        import pyarrow.compute as pc
+
+        wanted, out = pa.array(sorted(keys), pa.string()), {}
+        for table in self._ok_responses(["key", "text"]):
+            hits = table.filter(pc.is_in(table["key"], value_set=wanted))
+            out.update(zip(hits["key"].to_pylist(), hits["text"].to_pylist()))
+        return out
+
     def is_empty(self) -> bool:
         return not self.segment_paths() and not self.journal_files()
 

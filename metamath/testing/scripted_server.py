@@ -38,6 +38,11 @@ class Script:
     # Batch API (scripted_batches.py): batch-level outcomes and per-request faults
     batch_status: list[dict[str, Any]] = field(default_factory=list)
     batch_faults: list[dict[str, Any]] = field(default_factory=list)
+    # A solve of a question found here replies with this solution (realistic lengths for cost tests)
+    solutions: dict[str, str] = field(default_factory=dict)
+    # Usage counted with this Hugging Face tokenizer (a local folder; chat template for chat
+    # requests) instead of words, so that a test knows every reply's token counts exactly.
+    tokenizer: str | None = None
 
 
 # What real servers say when they refuse the request itself.
@@ -57,7 +62,8 @@ def scripted_embedding(text: str, dims: int = 8) -> list[float]:
     return [digest[i] / 256 for i in range(dims)]
 
 
-def reply_text(messages: list[dict], answers: dict[str, str], index: int | str) -> str:
+def reply_text(messages: list[dict], answers: dict[str, str], index: int | str,
+               solutions: dict[str, str] | None = None) -> str:
     """Deterministic in the messages and `index` (the sample's content key when the client
     sends one, so a resumed run gets the very same text for the same sample)."""
     system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
@@ -72,12 +78,37 @@ def reply_text(messages: list[dict], answers: dict[str, str], index: int | str) 
     if question.startswith("In other words, "):  # our own rephrasing, asked back
         rest = question[len("In other words, "):]
         question = rest[:1].upper() + rest[1:]
+    if solutions and question in solutions:
+        return f"Sample {index}. {solutions[question]}\nThe answer is: {answers.get(question, '0')}"
     return f"Step by step (sample {index}): we compute. The answer is: {answers.get(question, '0')}"
+
+
+class UsageCounter:
+    """Token usage as a server reports it: words, or a real tokenizer's counts (Script.tokenizer)."""
+
+    def __init__(self, tokenizer: str | None) -> None:
+        self.tokenizer = None
+        if tokenizer:
+            from transformers import AutoTokenizer
+
+            self.tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+
+    def prompt(self, messages: list[dict], raw: str | None = None) -> int:
+        if self.tokenizer is None:
+            return sum(len(m["content"].split()) for m in messages)
+        if raw is not None:
+            return len(self.tokenizer.encode(raw, add_special_tokens=False))
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def completion(self, text: str) -> int:
+        return 20 if self.tokenizer is None else len(self.tokenizer.encode(text, add_special_tokens=False))
 
 
 class ScriptedServer:
     def __init__(self, script: Script) -> None:
         self.script = script
+        self.usage = UsageCounter(script.tokenizer)
         self.attempts: dict[int, int] = {}
         self.log = open(script.log_path, "a") if script.log_path else None
 
@@ -136,11 +167,13 @@ class ScriptedServer:
         n = body.get("n", 1) if self.script.honour_n else 1
         keys = [k for k in request.headers.get("X-MetaMath-Keys", "").split(",") if k]
         tags = [keys[i][:8] if i < len(keys) else i for i in range(n)]
-        texts = [reply_text(messages, self.script.answers, tags[i]) for i in range(n)]
+        texts = [reply_text(messages, self.script.answers, tags[i], self.script.solutions) for i in range(n)]
         choices = [{"index": i, "finish_reason": "stop", **({"text": t} if text_api else
                     {"message": {"role": "assistant", "content": t}})} for i, t in enumerate(texts)]
-        prompt_tokens = sum(len(m["content"].split()) for m in messages)
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": 20 * n, "total_tokens": prompt_tokens + 20 * n}
+        prompt_tokens = self.usage.prompt(messages, body.get("prompt") if text_api else None)
+        completion_tokens = sum(self.usage.completion(t) for t in texts)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                 "total_tokens": prompt_tokens + completion_tokens}
         kind = "text_completion" if text_api else "chat.completion"
         return web.json_response({"id": f"cmpl-{fp}", "object": kind, "created": int(time.time()),
                                   "model": body.get("model", "scripted"), "choices": choices, "usage": usage})
@@ -176,13 +209,15 @@ class ScriptedServer:
         from metamath.testing.scripted_batches import question_of
 
         messages = question_of(body)
-        text = reply_text(messages, self.script.answers, key[:8])
-        prompt_tokens = sum(len(m["content"].split()) for m in messages)
+        text = reply_text(messages, self.script.answers, key[:8], self.script.solutions)
+        prompt_tokens = self.usage.prompt(messages, body.get("prompt"))
+        completion_tokens = self.usage.completion(text)
         choice = {"index": 0, "finish_reason": "stop",
                   **({"text": text} if "prompt" in body else {"message": {"role": "assistant", "content": text}})}
         return {"id": f"cmpl-{key[:12]}", "object": "text_completion" if "prompt" in body else "chat.completion",
                 "created": int(time.time()), "model": body.get("model", "scripted"), "choices": [choice],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 20, "total_tokens": prompt_tokens + 20}}
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                          "total_tokens": prompt_tokens + completion_tokens}}
 
     def _log_event(self, event: dict) -> None:
         if self.log:

@@ -205,3 +205,38 @@ def test_the_batches_command_lists_and_cancels(scripted, tmp_path, capsys):
     assert len(load_responses(str(tmp_path / "responses"))[0]) == 4
     with pytest.raises(Exception, match="no batches here"):
         show_batches(str(tmp_path / "elsewhere"))
+
+
+def test_the_cap_is_checked_before_each_batch_and_a_raised_cap_buys_the_rest_once(scripted, tmp_path):
+    """teacher.max_cost_usd in batch mode: a batch whose upper bound (a token per byte of its file,
+    max_tokens per request, at the batch discount) would pass the cap is not created; its samples
+    are not sent (reason `budget`) and its file is closed on record; a later driver with a raised
+    cap buys them, each once."""
+    from metamath.teacher.budget import cost_usd
+
+    log = tmp_path / "server.jsonl"
+    server = scripted(log_path=str(log))
+    prices = {"prompt": 1.0, "completion": 2.0}
+    probe = _cfg(server.base_url, batch_max_requests=4, max_tokens=16, price_per_million=prices)
+    samples = _samples(probe, 12)  # three files of four
+    folder, store = str(tmp_path / "b"), str(tmp_path / "responses")
+    writer = InputWriter(str(tmp_path / "sizes"), 0, 4)
+    for s in samples[:4]:
+        writer.add(*request_line(probe, s["key"], s["messages_json"]), s["prompt_key"])
+    one_file = cost_usd(prices, os.path.getsize(writer.close()[0].path), 4 * 16) * 0.5
+    cap = one_file * 1.5  # room for one batch at its bound, not two
+    capped = BatchDriver(probe.model_copy(update={"max_cost_usd": cap}), folder, store, "run1:round1")
+    capped.send(samples)
+    budget = [k for k, why in capped.tally.failures.items() if why == "budget"]
+    bought = {e["key"] for e in _events(log, "batch_line")}
+    assert len(_events(log, "batch_created")) == 1 and len(bought) == 4 and len(budget) == 8
+    spent = cost_usd(prices, capped.tally.prompt_tokens, capped.tally.completion_tokens) * 0.5
+    assert 0 < spent <= cap and not set(budget) & bought
+    assert sum(f.status == "held_back_by_budget" for f in capped.journal.files.values()) == 2
+    missing = [s for s in samples if s["key"] not in set(load_responses(store)[0])]
+    raised = BatchDriver(probe.model_copy(update={"max_cost_usd": cap * 10}), folder, store, "run2:round1")
+    raised.resume()  # the held-back files are closed on record: nothing from them is created
+    raised.send(missing)
+    lines = [e["key"] for e in _events(log, "batch_line")]
+    assert sorted(lines) == sorted(s["key"] for s in samples)  # every sample bought exactly once
+    assert set(load_responses(store)[0]) == {s["key"] for s in samples}

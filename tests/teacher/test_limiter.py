@@ -1,6 +1,8 @@
 import asyncio
 import time
 
+import pytest
+
 from metamath.teacher.limiter import Limits, PermitClient, RateLimiter
 
 
@@ -105,3 +107,18 @@ def test_a_restarted_worker_takes_back_the_permits_its_dead_predecessor_held(ray
     ray_local.get(stale, timeout=10)  # granted to the dead process: handed straight back
     time.sleep(0.2)
     assert ray_local.get(limiter.stats.remote())["in_flight"] == 1  # only actor-b's permit is out
+
+
+def test_the_limiter_refuses_a_permit_past_the_budget(ray_local):
+    import ray
+
+    from metamath.teacher.budget import Budget
+
+    limiter = RateLimiter.remote(8, None, None, Budget(max_cost_usd=1.0, prices={"prompt": 1.0}))
+    assert ray.get(limiter.acquire.remote(0, "w", 0.6)) is True
+    assert ray.get(limiter.acquire.remote(0, "w", 0.6)) is False  # 0.6 in flight + 0.6 > 1
+    limiter.release.remote(0, None, "w", 0.6, 0.1)
+    assert ray.get(limiter.acquire.remote(0, "w", 0.6)) is True
+    stats = ray.get(limiter.stats.remote())
+    assert stats["in_flight"] == 1 and stats["budget"]["refused"] == 1
+    assert stats["budget"]["spent_usd"] == pytest.approx(0.1)
