@@ -232,6 +232,22 @@ def analyze_length(
     print(f"written: {', '.join(written)}")
 
 
+@analyze.command("difficulty")
+def analyze_difficulty(
+    run_dirs: List[str] = typer.Argument(..., help="augment output directories (each with difficulty.parquet)"),
+    out: Optional[str] = typer.Option(None, help="where difficulty.md, .json and .png go (default FIRST_RUN/analysis)"),
+) -> None:
+    """Questions and rows by the teacher's pass rate: AnsAug against DARS (difficulty.parquet)."""
+    from metamath.analysis.difficulty import analyze_difficulty as run
+
+    try:
+        table, written = run(run_dirs, out)
+    except MetaMathError as exc:
+        _fail(exc)
+    print(table)
+    print(f"written: {', '.join(written)}")
+
+
 @analyze.command("perplexity")
 def analyze_perplexity(
     model: str = typer.Option("smollm2-135m-instruct", help="a base model: a name, a folder or a Hub id"),

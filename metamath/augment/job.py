@@ -22,6 +22,7 @@ from typing import Any
 from metamath import storage
 from metamath.augment import assemble_dataset as assembly
 from metamath.augment.accounting import fail_if_nothing_succeeded, print_summary, redact_url, request_totals, type_table
+from metamath.augment.card import write_card
 from metamath.augment.spend import plan_before_paying, stop_at_budget
 from metamath.augment.tasks import AugmentContext, round1_drops, round1_groups, round2_drops, round2_groups
 from metamath.augment.verify import verify_batch
@@ -76,20 +77,35 @@ def _after_round(teacher, done: Round):
     return remaining(teacher, cost["this_run"], done.run.sent)
 
 
-def _verify(rounds: list[Round], ctx: AugmentContext, store: str, run_id: str):
+def _verify(rounds: list[Round], ctx: AugmentContext, store: str, run_id: str, judged: list):
     """Every solve judged (or its stored verdict reused); materialised in the object store (it
-    spills to disk when large), since the tallies and the assembly both read it."""
+    spills to disk when large), since the tallies and the assembly both read it. `judged`: the
+    DARS rounds' rows, already judged round by round."""
     from ray.data.expressions import col
 
     first = read_shards(rounds[0].path)
     parts = [p for p in (first.filter(expr=col("stage") == "solve", num_cpus=LIGHT_CPUS) if first is not None else None,
                          read_shards(rounds[1].path)) if p is not None]
-    if not parts:
+    if not parts and not judged:
         return None
     kwargs = {"dataset": ctx.dataset, "teacher_model": ctx.teacher.model, "store_root": store,
               "run": f"{run_id}:verify"}
-    return union_all(parts).map_batches(verify_batch, fn_kwargs=kwargs, batch_format="pyarrow", batch_size=1024,
-                                        num_cpus=0.5).materialize()
+    verified = [union_all(parts).map_batches(verify_batch, fn_kwargs=kwargs, batch_format="pyarrow", batch_size=1024,
+                                             num_cpus=0.5)] if parts else []
+    return union_all(verified + judged).materialize()
+
+
+def _dars(problems, ctx: AugmentContext, store: str, work: str, run_id: str, rounds: list[Round], clock):
+    """The DARS rounds after rounds 1 and 2 (their spend off the budget): (rounds, judged, states)."""
+    from metamath.augment.dars_rounds import run_dars
+
+    if "dars" not in ctx.augment.methods or any(r.run.over_budget for r in rounds):
+        return [], [], None
+    teacher = ctx.teacher
+    for done in rounds:
+        teacher = _after_round(teacher, done)
+    with clock.stage("dars"):
+        return run_dars(problems, ctx.with_teacher(teacher), store, work, run_id, _after_round)
 
 
 def run_augment(cfg: MetaMathConfig) -> dict[str, Any]:
@@ -114,22 +130,55 @@ def run_augment(cfg: MetaMathConfig) -> dict[str, Any]:
     clock = StageClock()
     questions = small_dataset([p.to_dict() for p in problems])
     rounds, pre_drops = _rounds(questions, ctx, store, work, run_id, clock)
-    if any(r.run.over_budget for r in rounds):
-        stop_at_budget(cfg, rounds, len(problems), started, estimate)
+    dars_rounds, judged, dars_states = _dars(problems, ctx, store, work, run_id, rounds, clock)
+    if any(r.run.over_budget for r in rounds + dars_rounds):
+        stop_at_budget(cfg, rounds + dars_rounds, len(problems), started, estimate)
     with clock.stage("verify"):
-        verified = _verify(rounds, ctx, store, run_id)
+        verified = _verify(rounds, ctx, store, run_id, judged)
         tally = count_by(verified, ["type", "verdict", "reason"]) if verified is not None else {}
         verdicts = [{"type": t, "verdict": v, "reason": r, "count": n} for (t, v, r), n in tally.items()]
     with clock.stage("compact store"):
         Store(store).compact()  # the run's verdicts and last responses join the Parquet segments
+    difficulty = _difficulty(verified, aug, problems, out, dars_states)
+    over_quota = Counter()
+    if dars_states is not None:
+        verified, over_quota = _within_quotas(verified, dars_states)
+    rounds += dars_rounds
     with clock.stage("assemble"):
         filter_drops, report, kept = _assemble(verified, aug, problems, cfg.data.root, out, verdicts)
+    for kind, n in over_quota.items():  # counted, never silently gone
+        filter_drops.setdefault(kind, Counter())["over_quota"] += n
+        report["over_quota"] += n
     driver = {"ray_up_at": ray_up, "ray_start_s": round(ray_up - before_ray, 2), "peak_rss_mb": peak_rss_mb(),
               "stages_s": clock.seconds}
     stats = _write_stats(cfg, rounds, verdicts, pre_drops, filter_drops, report, kept, len(problems), train,
-                         started, driver, estimate)
+                         started, driver, estimate, _extra(aug, dars_states, len(dars_rounds), difficulty))
     fail_if_nothing_succeeded(stats["requests"], "teacher")
     return stats
+
+
+def _within_quotas(verified, states) -> tuple[Any, Counter]:
+    """DARS keeps each question's first `quota` correct solutions (a round can find more):
+    (the rows left, rows over quota per type)."""
+    from ray.data.expressions import col
+
+    from metamath.augment.dars import cutoffs, within_quota
+
+    if verified is None:
+        return None, Counter()
+    correct = lambda ds: count_by(ds.filter(expr=col("verdict") == "correct", num_cpus=LIGHT_CPUS), ["type"])  # noqa: E731
+    before = correct(verified)
+    kept = verified.filter(within_quota, fn_kwargs={"cutoffs": cutoffs(states)}, num_cpus=LIGHT_CPUS).materialize()
+    after = correct(kept)
+    return kept, Counter({kind: before[kind] - after.get(kind, 0) for kind in before if before[kind] > after.get(kind, 0)})
+
+
+def _difficulty(verified, aug, problems, out: str, dars_states) -> str | None:
+    from metamath.augment.dars_rounds import ansaug_difficulty, write_difficulty
+
+    several = "ansaug" in aug.methods and aug.samples.ansaug > 1
+    ansaug = ansaug_difficulty(verified) if several and verified is not None else []
+    return write_difficulty(out, problems, ansaug, dars_states, aug.samples.ansaug if several else 1)
 
 
 def _assemble(verified, aug, problems, data_root, out: str, verdicts: list[dict]):
@@ -163,8 +212,17 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _extra(aug, dars_states, dars_rounds: int, difficulty: str | None) -> dict[str, Any]:
+    from metamath.augment.dars import summary
+
+    extra: dict[str, Any] = {"difficulty": difficulty} if difficulty else {}
+    if dars_states is not None:
+        extra["dars"] = summary(dars_states, aug.dars, dars_rounds)
+    return extra
+
+
 def _write_stats(cfg, rounds, verdicts, pre_drops, filter_drops, report, kept, n_questions, train, started, driver,
-                 estimate):
+                 estimate, extra):
     aug, teacher = cfg.augment, cfg.teacher
     rows = kept.pop("_rows")
     requests, cost = request_totals([r.run for r in rounds], teacher, estimate)
@@ -177,7 +235,9 @@ def _write_stats(cfg, rounds, verdicts, pre_drops, filter_drops, report, kept, n
         "original_rows": rows - sum(kept.values()), "rows": rows,
         "elapsed_s": round(time.time() - started, 1), "ray_up_at": driver["ray_up_at"], "driver": driver,
         "outputs": {name: storage.join(aug.output_dir, name) for name in ("metamathqa.jsonl", "metamathqa.parquet", "stats.json")},
+        **extra,
     }
     storage.write_text(storage.join(aug.output_dir, "stats.json"), json.dumps(stats, indent=2) + "\n")
+    write_card(cfg, stats)  # the folder is a Hugging Face dataset: load_dataset(output_dir)
     print_summary(stats)
     return stats

@@ -30,6 +30,10 @@ class AugmentContext:
     def variable(self) -> str:
         return "x" if self.dataset == "gsm8k" else "X"
 
+    def with_teacher(self, teacher: TeacherConfig) -> "AugmentContext":
+        """The same context for a later round whose teacher config differs (its budget left)."""
+        return AugmentContext(self.augment, teacher, self.shots)
+
 
 def _meta(problem: Problem, method: str, stage: str, **extra: Any) -> dict[str, Any]:
     return {"method": method, "stage": stage, "source_id": problem.id, "original_question": problem.question,

@@ -22,7 +22,7 @@ BACKWARD = ("sv", "fobar")
 CHECKER_VERSION = "1"  # bump when the verdict of a stored response could change
 # A verdict and, for a correct solve, its MetaMathQA record (the record's `type` is the verdict's).
 VERIFIED_SCHEMA = pa.schema([("method", pa.string()), ("verdict", pa.string()), ("reason", pa.string()),
-                             ("cached_verdict", pa.bool_())]
+                             ("cached_verdict", pa.bool_()), ("question_id", pa.string())]
                             + [(name, pa.int64() if name == "sample_index" else pa.string()) for name in RECORD_FIELDS])
 
 
@@ -62,7 +62,7 @@ def check(row: dict[str, Any], dataset: str, teacher_model: str, stored: list | 
     response's verdict on file for the same check, if any: then nothing is judged again."""
     meta = meta if meta is not None else json.loads(row["meta"])
     out = {"type": record_type(dataset, meta["method"]), "method": meta["method"], "verdict": "dropped",
-           "record": None, "cached_verdict": stored is not None}
+           "record": None, "cached_verdict": stored is not None, "question_id": meta["source_id"]}
     if row["status"] != "ok":
         return {**out, "reason": "request_failed"}
     verdict, reason = stored if stored is not None else judge(dataset, meta, row["text"] or "")

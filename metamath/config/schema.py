@@ -11,11 +11,11 @@ from metamath.errors import ConfigError
 from metamath.records.schema import RECORD_TYPES
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
-AugmentMethod = Literal["ansaug", "rephrase", "sv", "fobar"]
+AugmentMethod = Literal["ansaug", "rephrase", "sv", "fobar", "dars"]
 Benchmark = Literal["gsm8k", "math", "math500", "gsm8k_backward", "svamp", "asdiv", "mawps", "gsm_hard", "tabmwp", "drop"]
 RecordType = Literal[
     "GSM_AnsAug", "GSM_Rephrased", "GSM_SV", "GSM_FOBAR",
-    "MATH_AnsAug", "MATH_Rephrased", "MATH_SV", "MATH_FOBAR",
+    "MATH_AnsAug", "MATH_Rephrased", "MATH_SV", "MATH_FOBAR", "GSM_DARS", "MATH_DARS",
 ]
 
 
@@ -65,6 +65,19 @@ class MaskingConfig(Section):
     keep_token_affixes: bool = False
 
 
+class DarsConfig(Section):
+    """Difficulty-aware rejection sampling (DART-Math, Tong et al., NeurIPS 2024): solves are
+    sampled in rounds; a question stops being asked once it has its quota of verified-correct
+    solutions or has used `max_trials` samples. `uniform`: every quota is `min_correct` (k_u);
+    `prop2diff`: the first round is a probe, and a question's quota is ceil(min_correct x its
+    fail rate in the probe), at least 1, so the hardest get `min_correct` (k_p)."""
+
+    strategy: Literal["uniform", "prop2diff"] = "uniform"
+    min_correct: PositiveInt = 40
+    max_trials: PositiveInt = 2048
+    round_samples: PositiveInt = 8  # solves asked per question per round (prop2diff: the probe's size)
+
+
 class AugmentConfig(Section):
     dataset: Literal["gsm8k", "math"]
     data_path: Optional[str] = None
@@ -82,6 +95,7 @@ class AugmentConfig(Section):
     # ... unknown variable $X$?"); "plain" drops the '### ' and the dollars, as for GSM8K.
     fobar_math_form: Literal["reference", "plain"] = "reference"
     masking: MaskingConfig = Field(default_factory=MaskingConfig)
+    dars: DarsConfig = Field(default_factory=DarsConfig)  # used when "dars" is one of the methods
     # --dry-run: the share of round-1 rephrasings and SV rewrites expected to be usable, which sets
     # how many round-2 solves the plan counts (an assumption until round 1 has run).
     round2_acceptance: float = Field(0.9, gt=0.0, le=1.0)

@@ -8,9 +8,9 @@ from typing import Any
 
 RECORD_TYPES = (
     "GSM_AnsAug", "GSM_Rephrased", "GSM_SV", "GSM_FOBAR",
-    "MATH_AnsAug", "MATH_Rephrased", "MATH_SV", "MATH_FOBAR",
+    "MATH_AnsAug", "MATH_Rephrased", "MATH_SV", "MATH_FOBAR", "GSM_DARS", "MATH_DARS",
 )
-METHOD_SUFFIX = {"ansaug": "AnsAug", "rephrase": "Rephrased", "sv": "SV", "fobar": "FOBAR"}
+METHOD_SUFFIX = {"ansaug": "AnsAug", "rephrase": "Rephrased", "sv": "SV", "fobar": "FOBAR", "dars": "DARS"}
 
 
 def record_type(dataset: str, method: str) -> str:

@@ -43,6 +43,8 @@ class Script:
     # Usage counted with this Hugging Face tokenizer (a local folder; chat template for chat
     # requests) instead of words, so that a test knows every reply's token counts exactly.
     tokenizer: str | None = None
+    # question -> the share of its solves answered right (the rest get a wrong answer), per sample
+    pass_rates: dict[str, float] = field(default_factory=dict)
 
 
 # What real servers say when they refuse the request itself.
@@ -62,8 +64,19 @@ def scripted_embedding(text: str, dims: int = 8) -> list[float]:
     return [digest[i] / 256 for i in range(dims)]
 
 
+def answer_for(question: str, answers: dict[str, str], index: int | str, pass_rates: dict[str, float] | None) -> str:
+    """The gold, or (with a pass rate for the question) the gold for that share of samples and a
+    wrong answer for the rest, decided by a hash of the question and the sample: deterministic."""
+    gold = answers.get(question, "0")
+    rate = (pass_rates or {}).get(question)
+    if rate is None:
+        return gold
+    draw = int(hashlib.sha256(f"{question}|{index}".encode()).hexdigest()[:8], 16) / 16**8
+    return gold if draw < rate else f"{gold}7"
+
+
 def reply_text(messages: list[dict], answers: dict[str, str], index: int | str,
-               solutions: dict[str, str] | None = None) -> str:
+               solutions: dict[str, str] | None = None, pass_rates: dict[str, float] | None = None) -> str:
     """Deterministic in the messages and `index` (the sample's content key when the client
     sends one, so a resumed run gets the very same text for the same sample)."""
     system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
@@ -78,9 +91,10 @@ def reply_text(messages: list[dict], answers: dict[str, str], index: int | str,
     if question.startswith("In other words, "):  # our own rephrasing, asked back
         rest = question[len("In other words, "):]
         question = rest[:1].upper() + rest[1:]
+    answer = answer_for(question, answers, index, pass_rates)
     if solutions and question in solutions:
-        return f"Sample {index}. {solutions[question]}\nThe answer is: {answers.get(question, '0')}"
-    return f"Step by step (sample {index}): we compute. The answer is: {answers.get(question, '0')}"
+        return f"Sample {index}. {solutions[question]}\nThe answer is: {answer}"
+    return f"Step by step (sample {index}): we compute. The answer is: {answer}"
 
 
 class UsageCounter:
@@ -167,7 +181,7 @@ class ScriptedServer:
         n = body.get("n", 1) if self.script.honour_n else 1
         keys = [k for k in request.headers.get("X-MetaMath-Keys", "").split(",") if k]
         tags = [keys[i][:8] if i < len(keys) else i for i in range(n)]
-        texts = [reply_text(messages, self.script.answers, tags[i], self.script.solutions) for i in range(n)]
+        texts = [reply_text(messages, self.script.answers, tags[i], self.script.solutions, self.script.pass_rates) for i in range(n)]
         choices = [{"index": i, "finish_reason": "stop", **({"text": t} if text_api else
                     {"message": {"role": "assistant", "content": t}})} for i, t in enumerate(texts)]
         prompt_tokens = self.usage.prompt(messages, body.get("prompt") if text_api else None)
@@ -209,7 +223,7 @@ class ScriptedServer:
         from metamath.testing.scripted_batches import question_of
 
         messages = question_of(body)
-        text = reply_text(messages, self.script.answers, key[:8], self.script.solutions)
+        text = reply_text(messages, self.script.answers, key[:8], self.script.solutions, self.script.pass_rates)
         prompt_tokens = self.usage.prompt(messages, body.get("prompt"))
         completion_tokens = self.usage.completion(text)
         choice = {"index": 0, "finish_reason": "stop",

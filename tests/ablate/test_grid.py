@@ -43,3 +43,11 @@ def test_bad_grids_and_unknown_cells_name_the_key():
     with pytest.raises(ConfigError, match=r"ablate.cells: Nope@all not in this grid; its cells: SFT@all"):
         select_cells(build_cells(_cfg()), ["Nope@all"])
     assert [c.name for c in select_cells(build_cells(_cfg()), ["MetaMath@all"])] == ["MetaMath@all"]
+
+
+def test_dars_compares_with_metamath_at_equal_data_size():
+    cells = build_cells(_cfg(method_sets={"MetaMath": ["ansaug", "rephrase", "sv", "fobar"], "DARS": ["dars"]},
+                             sizes=[1000, 5000]))
+    assert [(c.name, c.train.max_rows) for c in cells] == [("MetaMath@1000", 1000), ("DARS@1000", 1000),
+                                                          ("MetaMath@5000", 5000), ("DARS@5000", 5000)]
+    assert cells[1].train.types == ["GSM_DARS", "MATH_DARS"]

@@ -1,0 +1,110 @@
+"""DARS (difficulty-aware rejection sampling): the per-question arithmetic, then whole augment runs
+on the SCRIPTED server (a stand-in, not a model) whose chance of a right answer depends on the
+question, and the output folder loaded as a Hugging Face dataset."""
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from metamath.augment.dars import QuestionState, cutoffs, quota_for, record_round
+from metamath.config import DarsConfig
+
+RATES = [1.0, 0.8, 0.5, 0.3, 0.1, 0.0]  # the six questions' pass rates, easiest first
+
+
+def test_uniform_stops_a_question_at_its_quota_or_its_trial_cap():
+    cfg = DarsConfig(min_correct=3, round_samples=4, max_trials=8)
+    states = {"easy": QuestionState(), "hard": QuestionState()}
+    record_round(states, {"easy": [(0, "correct"), (1, "correct"), (2, "correct"), (3, "correct")],
+                          "hard": [(0, "dropped"), (1, "dropped"), (2, "dropped"), (3, "correct")]}, cfg)
+    assert states["easy"].done and states["easy"].solved and cutoffs(states)["easy"] == 2  # the first 3 kept
+    assert not states["hard"].done
+    record_round(states, {"hard": [(4, "dropped")] * 3 + [(7, "correct")]}, cfg)
+    assert states["hard"].done and not states["hard"].solved and states["hard"].trials == 8
+
+
+def test_prop2diff_quota_follows_the_probe_s_fail_rate():
+    cfg = DarsConfig(strategy="prop2diff", min_correct=10, round_samples=4)
+    assert quota_for(cfg, QuestionState(trials=4, correct_indices=[0, 1, 2, 3])) == 1  # never zero
+    assert quota_for(cfg, QuestionState(trials=4, correct_indices=[0])) == 8  # ceil(10 x 3/4)
+    assert quota_for(cfg, QuestionState(trials=4)) == 10  # the hardest get k_p
+
+
+def _run(tmp_path, scripted, name, dars, ansaug=None):
+    from metamath.augment.job import run_augment
+    from metamath.config.loader import validate_config
+    from metamath.data import load_benchmark
+
+    problems = load_benchmark("gsm8k", "train", limit=len(RATES)).problems
+    log = tmp_path / f"{name}.jsonl"
+    server = scripted(answers={p.question: p.gold for p in problems}, log_path=str(log),
+                      pass_rates={p.question: r for p, r in zip(problems, RATES)})
+    methods = ["dars"] if dars else ["ansaug"]
+    aug = {"dataset": "gsm8k", "limit": len(RATES), "output_dir": str(tmp_path / name), "methods": methods,
+           "shots": 2, "decontaminate": False}
+    if dars:
+        aug["dars"] = dars
+    if ansaug:
+        aug["samples"] = {"ansaug": ansaug}
+    stats = run_augment(validate_config({"augment": aug, "teacher": {"backend": "openai", "base_url": server.base_url,
+                                                                     "model": "scripted"}}, name))
+    difficulty = pq.read_table(tmp_path / name / "difficulty.parquet").to_pylist()
+    by_rate = {r: d for p, r in zip(problems, RATES) for d in difficulty if d["question_id"] == p.id}
+    rows = [json.loads(line) for line in (tmp_path / name / "metamathqa.jsonl").read_text().splitlines()]
+    sent = sum(len(json.loads(line)["keys"].split(",")) for line in log.read_text().splitlines())
+    return stats, by_rate, rows, sent, problems
+
+
+@pytest.mark.slow
+def test_dars_against_ansaug_at_the_same_number_of_requests(ray_local, scripted, tmp_path, capsys):
+    uniform = {"strategy": "uniform", "min_correct": 3, "round_samples": 4, "max_trials": 16}
+    stats, diff, rows, sent, problems = _run(tmp_path, scripted, "uniform", uniform)
+    per_q = {p.id: sum(r["source_id"] == p.id for r in rows) for p in problems}
+    for (rate, d), p in zip(diff.items(), problems):
+        assert per_q[p.id] == min(3, d["correct"])  # exactly min(k, correct found)
+        if d["solved"]:  # asked no more than the trials it needed plus one round
+            needed = 1 + max(r["sample_index"] for r in rows if r["source_id"] == p.id)
+            assert d["trials"] <= needed + 4
+        else:
+            assert d["trials"] == 16  # an unsolved question stops at max_trials
+    assert diff[1.0]["trials"] == 4 and diff[0.0]["correct"] == 0 and not diff[0.0]["solved"]
+    assert stats["dars"]["unsolved"] >= 1 and stats["types"]["GSM_DARS"]["kept"] == len(rows)
+    prop = {"strategy": "prop2diff", "min_correct": 6, "round_samples": 4, "max_trials": 16}
+    _, pdiff, prows, psent, _ = _run(tmp_path, scripted, "prop2diff", prop)
+    pkept = {rate: sum(r["source_id"] == p.id for r in prows) for rate, p in zip(RATES, problems)}
+    assert pkept[0.3] >= pkept[0.8] >= pkept[1.0] == 1  # lower pass rate, more rows
+    _, adiff, arows, asent, _ = _run(tmp_path, scripted, "ansaug", None, ansaug=max(1, sent // len(RATES)))
+    akept = {rate: sum(r["source_id"] == p.id for r in arows) for rate, p in zip(RATES, problems)}
+    ukept = {rate: per_q[p.id] for rate, p in zip(RATES, problems)}
+    with capsys.disabled():
+        print(f"\n[dars] rows per question by pass rate {RATES}: AnsAug ({asent} samples) "
+              f"{[akept[r] for r in RATES]}; DARS-uniform ({sent}) {[ukept[r] for r in RATES]}; "
+              f"DARS-prop2diff ({psent}) {[pkept[r] for r in RATES]}")
+    assert akept[1.0] > akept[0.3]  # vanilla sampling favours the easy questions
+    from metamath.analysis.difficulty import analyze_difficulty
+
+    table, written = analyze_difficulty([str(tmp_path / n) for n in ("ansaug", "uniform", "prop2diff")],
+                                        str(tmp_path / "analysis"))
+    entries = json.loads((tmp_path / "analysis" / "difficulty.json").read_text())
+    for run, kept in (("ansaug", arows), ("uniform", rows), ("prop2diff", prows)):
+        assert sum(e["rows"] for e in entries if e["run"] == run) == len(kept)
+        assert sum(e["questions"] for e in entries if e["run"] == run) == len(RATES)
+    assert "| uniform | dars | 0 (none right) | 1 |" in table and written[-1].endswith("difficulty.png")
+
+
+@pytest.mark.slow
+def test_the_output_folder_loads_as_a_dataset_and_its_card_matches_stats(ray_local, scripted, tmp_path):
+    import datasets
+
+    uniform = {"strategy": "uniform", "min_correct": 2, "round_samples": 4, "max_trials": 8}
+    stats, _, rows, _, _ = _run(tmp_path, scripted, "card", uniform)
+    loaded = datasets.load_dataset(str(tmp_path / "card"))
+    assert loaded["train"].num_rows == stats["rows"] == len(rows)
+    assert set(loaded["train"].column_names) >= {"query", "response", "type", "original_question"}
+    card = (tmp_path / "card" / "README.md").read_text()
+    assert card.startswith("---\nlicense: mit") and "path: metamathqa.parquet" in card
+    assert f"{stats['rows']:,} rows" in card and f"{stats['requests']['sent']} sent" in card
+    assert f"${stats['cost']['this_run']:.4f} this run" in card and "127.0.0.1" in card
+    for kind, entry in stats["types"].items():
+        assert f"| {kind} | {entry['generated']} | {entry['correct']} | {entry['kept']} |" in card
