@@ -197,6 +197,16 @@ def session_ray_env(ray_local) -> dict[str, str]:
 SUITE_BUDGET_S = 15 * 60
 
 
+def pytest_runtest_teardown(item, nextitem):
+    """A test that ends a Ray Data execution with an exception (a refused key, a failed round)
+    leaves that execution's actor pool alive, holding its CPUs in the session's Ray, until the
+    executor is garbage-collected: every later test would run on fewer CPUs. Collect now."""
+    if {"ray_local", "session_ray_env", "multinode"} & set(getattr(item, "fixturenames", ())):
+        import gc
+
+        gc.collect()
+
+
 def pytest_sessionstart(session):
     import time
 

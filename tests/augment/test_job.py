@@ -127,10 +127,13 @@ def _stored_lines(root):
     return sum(len(p.read_text().splitlines()) for p in Path(root).glob("*.jsonl")) if Path(root).is_dir() else 0
 
 
-def _teacher_workers() -> list:
+def _teacher_workers(besides: frozenset = frozenset()) -> list:
+    """Teacher actor processes on this machine, less `besides` (those alive before the command
+    started: an in-process run's actor pools may linger in the session's Ray)."""
     import psutil
 
-    return [p for p in psutil.process_iter(["cmdline"]) if "OpenAIWorker" in " ".join(p.info["cmdline"] or [])]
+    return [p for p in psutil.process_iter(["cmdline"])
+            if "OpenAIWorker" in " ".join(p.info["cmdline"] or []) and p.pid not in besides]
 
 
 def test_kill_9_resumes_without_resending_and_matches_an_uninterrupted_run(session_ray_env, scripted,
@@ -142,6 +145,7 @@ def test_kill_9_resumes_without_resending_and_matches_an_uninterrupted_run(sessi
     server = scripted(latency_s=0.4, answers=oracle(), log_path=str(log))
     killed = tmp_path / "killed"
     config = _write_config(tmp_path / "a.yaml", killed, server.base_url)
+    before = frozenset(p.pid for p in _teacher_workers())
     proc = _cli(config, session_ray_env)
     deadline = time.time() + 120
     while _stored_lines(killed / "responses") < 10 and time.time() < deadline:
@@ -149,12 +153,12 @@ def test_kill_9_resumes_without_resending_and_matches_an_uninterrupted_run(sessi
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     deadline = time.time() + 60
-    while _teacher_workers() and time.time() < deadline:  # Ray ends a dead driver's workers
+    while _teacher_workers(before) and time.time() < deadline:  # Ray ends a dead driver's workers
         time.sleep(0.2)
     time.sleep(1.0)  # a request in flight at the kill may still reach the server's log
     kill_time = time.time()
     stored = set(load_responses(str(killed / "responses"))[0])
-    assert 10 <= len(stored) and not (killed / "metamathqa.jsonl").exists() and not _teacher_workers()
+    assert 10 <= len(stored) and not (killed / "metamathqa.jsonl").exists() and not _teacher_workers(before)
     assert _cli(config, session_ray_env).wait(timeout=300) == 0
     resent = [k for entry in map(json.loads, log.read_text().splitlines()) if entry["t"] > kill_time
               for k in entry["keys"].split(",") if k in stored]

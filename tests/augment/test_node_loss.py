@@ -24,10 +24,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.timeout(600)
 def test_a_lost_worker_node_is_survived_and_nothing_stored_is_bought_twice(multinode, scripted, s3_bucket, tmp_path):
-    questions = 60
+    questions = 40
     log = tmp_path / "server.jsonl"
     answers = {p.question: p.gold for p in load_benchmark("gsm8k", "train", limit=questions).problems}
-    server = scripted(latency_s=1.5, answers=answers, log_path=str(log))
+    server = scripted(latency_s=1.0, answers=answers, log_path=str(log))
     out = f"{s3_bucket}/augment"
     config = {"augment": {"dataset": "gsm8k", "limit": questions, "output_dir": out, "methods": ["ansaug"],
                           "samples": {"ansaug": 1}},
