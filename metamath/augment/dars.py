@@ -90,8 +90,8 @@ def cutoffs(states: dict[str, QuestionState]) -> dict[str, int]:
 
 def within_quota(row: dict[str, Any], cutoffs: dict[str, int]) -> bool:
     """Ray Data filter: a DARS row is kept only among its question's first `quota` correct."""
-    if not str(row.get("type") or "").endswith("_DARS"):
-        return True
+    if not str(row.get("type") or "").endswith("_DARS") or row.get("verdict") != "correct":
+        return True  # only correct rows become data; the others carry no sample index
     return int(row["sample_index"]) <= cutoffs.get(row["source_id"], -1)
 
 

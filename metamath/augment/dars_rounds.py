@@ -26,12 +26,18 @@ def _judged(done: Round, ctx: AugmentContext, store: str, run_tag: str):
                             num_cpus=0.5).materialize()
 
 
+def answered_row(row: dict[str, Any]) -> bool:
+    """A sample that came back (a failed request is no trial); in Python, since a null reason
+    (a correct answer has none) compares as null in an Arrow expression and would be dropped."""
+    return row["reason"] != "request_failed"
+
+
 def _round_verdicts(verified) -> dict[str, list[tuple[int, str]]]:
     """question -> [(sample index, verdict)] of one round's answered samples (failed requests are
     not trials: the next round asks for them again)."""
     from ray.data.expressions import col
 
-    answered = verified.filter(expr=col("reason") != "request_failed", num_cpus=LIGHT_CPUS)
+    answered = verified.filter(answered_row, num_cpus=LIGHT_CPUS)
     counts = count_by(answered, ["question_id", "verdict"])
     correct = answered.filter(expr=col("verdict") == "correct", num_cpus=LIGHT_CPUS)
     indices: dict[str, list[int]] = {}
@@ -77,8 +83,8 @@ def ansaug_difficulty(verified) -> list[dict[str, Any]]:
     """Per question trials and correct of AnsAug's samples (several per question)."""
     from ray.data.expressions import col
 
-    answered = verified.filter(expr=(col("method") == "ansaug") & (col("reason") != "request_failed"),
-                               num_cpus=LIGHT_CPUS)
+    answered = verified.filter(expr=col("method") == "ansaug", num_cpus=LIGHT_CPUS).filter(answered_row,
+                                                                                          num_cpus=LIGHT_CPUS)
     counts = count_by(answered, ["question_id", "verdict"])
     per: dict[str, Counter] = {}
     for (question, verdict), n in counts.items():

@@ -170,7 +170,7 @@ def _within_quotas(verified, states) -> tuple[Any, Counter]:
     before = correct(verified)
     kept = verified.filter(within_quota, fn_kwargs={"cutoffs": cutoffs(states)}, num_cpus=LIGHT_CPUS).materialize()
     after = correct(kept)
-    return kept, Counter({kind: before[kind] - after.get(kind, 0) for kind in before if before[kind] > after.get(kind, 0)})
+    return kept, Counter({kind[0]: n - after.get(kind, 0) for kind, n in before.items() if n > after.get(kind, 0)})
 
 
 def _difficulty(verified, aug, problems, out: str, dars_states) -> str | None:

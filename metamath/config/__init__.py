@@ -4,6 +4,7 @@ from metamath.config.loader import ConfigError, load_config, parse_overrides
 from metamath.config.schema import (
     AblateConfig,
     AugmentConfig,
+    DarsConfig,
     DataConfig,
     EvaluateConfig,
     LoraConfig,
@@ -17,6 +18,7 @@ __all__ = [
     "AblateConfig",
     "AugmentConfig",
     "ConfigError",
+    "DarsConfig",
     "DataConfig",
     "EvaluateConfig",
     "LoraConfig",
