@@ -26,7 +26,7 @@ model: install
 	$(BIN)/metamath model smollm2-135m-instruct
 
 test: install
-	$(BIN)/python -m pytest -m "not vllm" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not vllm" --durations=25 $(PYTEST_ARGS)
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow and not vllm" $(PYTEST_ARGS)

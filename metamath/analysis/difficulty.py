@@ -45,23 +45,29 @@ def run_bins(run_dir: str) -> list[dict[str, Any]]:
     table: dict[tuple[str, str], dict[str, Any]] = {}
     for q in questions:
         name = bin_of(q["pass_rate"] or 0.0)
-        entry = table.setdefault((q["method"], name), {"questions": 0, "rows": 0, "levels": Counter()})
+        entry = table.setdefault((q["method"], name), {"questions": 0, "rows": 0, "levels": Counter(),
+                                                        "subjects": Counter()})
         entry["questions"] += 1
         entry["rows"] += rows.get(q["question_id"], 0)
         if q.get("level") is not None:
             entry["levels"][f"level {q['level']}"] += 1
+        if q.get("subject"):
+            entry["subjects"][q["subject"]] += 1
     label = storage.name(run_dir)
     order = [b[2] for b in BINS]
     return [{"run": label, "method": method, "bin": name, "questions": e["questions"], "rows": e["rows"],
-             "levels": dict(e["levels"])} for (method, name), e in sorted(table.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1])))]
+             "levels": dict(e["levels"]), "subjects": dict(e["subjects"])} for (method, name), e in sorted(table.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1])))]
 
 
 def markdown(entries: list[dict[str, Any]]) -> str:
-    lines = ["| run | method | pass rate | questions | rows | rows/question | MATH levels |", "|---|---|---|---:|---:|---:|---|"]
+    lines = ["| run | method | pass rate | questions | rows | rows/question | MATH levels | MATH subjects |",
+             "|---|---|---|---:|---:|---:|---|---|"]
     for e in entries:
         per = e["rows"] / e["questions"] if e["questions"] else 0.0
         levels = ", ".join(f"{k}: {v}" for k, v in sorted(e["levels"].items())) or "-"
-        lines.append(f"| {e['run']} | {e['method']} | {e['bin']} | {e['questions']} | {e['rows']} | {per:.1f} | {levels} |")
+        subjects = ", ".join(f"{k}: {v}" for k, v in sorted(e["subjects"].items())) or "-"
+        lines.append(f"| {e['run']} | {e['method']} | {e['bin']} | {e['questions']} | {e['rows']} | {per:.1f} | "
+                     f"{levels} | {subjects} |")
     return "\n".join(lines)
 
 
