@@ -69,7 +69,7 @@ def _dry_run(name: str, config: str, overrides: Optional[List[str]], as_json: bo
 def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
     """Validate the config for `name`, then run the stage's entry point."""
     from metamath.config import load_config
-    from metamath.interrupts import as_interrupt, stop_everything
+    from metamath.interrupts import as_interrupt
     from metamath.errors import BUDGET_EXIT_CODE, BudgetReached, SubmittedOnly
     from metamath.stages import run_stage
 
@@ -87,22 +87,13 @@ def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
         interrupt = as_interrupt(exc)
         if interrupt is None:
             raise
-        from metamath.teacher.shutdown import drain_live_rounds
-
-        from metamath.ray_utils import cluster_address
-
-        stored = drain_live_rounds()  # before Ray goes: replies in flight are paid for, so keep them
-        own_ray = cluster_address() == "local"
-        killed = stop_everything()
-        print(f"\ninterrupted ({interrupt}): " + (f"{stored}; " if stored else "")
-              + ("Ray stopped" if own_ray else "left the cluster (it runs on)")
-              + (f", {killed} leftover process(es) killed" if killed else "")
-              + "; re-run the same command to resume" + (" (nothing stored is sent again)" if stored else ""),
-              file=sys.stderr)
-        _exit_now(interrupt.exit_code)
+        _stop_on_interrupt(interrupt)
     except Exception as exc:  # a worker's MetaMathError arrives wrapped by Ray
         from metamath.errors import user_error
+        from metamath.interrupts import received
 
+        if received() is not None:  # raised because of the interrupt, in place of it
+            _stop_on_interrupt(received())
         found = user_error(exc)
         if found is None:
             raise
@@ -110,6 +101,23 @@ def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
             print(f"budget reached: {found}", file=sys.stderr)
             _exit_now(BUDGET_EXIT_CODE)
         _fail(found)
+
+
+def _stop_on_interrupt(interrupt) -> None:
+    """Keep what is paid for, stop Ray and every process this one started, say how to resume."""
+    from metamath.interrupts import stop_everything
+    from metamath.ray_utils import cluster_address
+    from metamath.teacher.shutdown import drain_live_rounds
+
+    stored = drain_live_rounds()  # before Ray goes: replies in flight are paid for, so keep them
+    own_ray = cluster_address() == "local"
+    killed = stop_everything()
+    print(f"\ninterrupted ({interrupt}): " + (f"{stored}; " if stored else "")
+          + ("Ray stopped" if own_ray else "left the cluster (it runs on)")
+          + (f", {killed} leftover process(es) killed" if killed else "")
+          + "; re-run the same command to resume" + (" (nothing stored is sent again)" if stored else ""),
+          file=sys.stderr)
+    _exit_now(interrupt.exit_code)
 
 
 @app.command()

@@ -41,8 +41,18 @@ def as_interrupt(exc: BaseException) -> Interrupted | None:
     return None
 
 
+_RECEIVED: list[int] = []  # the stop signals this process got, first one first
+
+
 def _raise(signum: int, frame) -> None:
+    _RECEIVED.append(signum)
     raise Interrupted(signum)
+
+
+def received() -> Interrupted | None:
+    """The first stop signal received, if any: an exception that surfaces after it (a Ray call
+    cut short by the interrupt, raised in place of it) is that interrupt too."""
+    return Interrupted(_RECEIVED[0]) if _RECEIVED else None
 
 
 def install_handlers() -> None:

@@ -106,7 +106,7 @@ def _named(fragment: str):
 @pytest.mark.slow
 def test_ctrl_c_during_an_hf_evaluation_stops_ray_and_says_how_to_resume(data_root, tmp_path):
     code, err, leftovers = _interrupt_cli(tmp_path, "hf", signal.SIGINT, _named("HFWorker"))
-    assert code == 130 and "re-run the same command to resume" in err and leftovers == []
+    assert code == 130 and "re-run the same command to resume" in err and leftovers == [], (code, err[-3000:], leftovers)
 
 
 @pytest.mark.vllm

@@ -108,8 +108,9 @@ def test_a_stopped_run_resumes_to_the_same_rows_batch_mode_too_and_the_folder_is
 
     dars = {"strategy": "uniform", "min_correct": 2, "round_samples": 4, "max_trials": 8}
     stats, _, rows, _, _ = _run(tmp_path, scripted, "oracle", dars)
-    with pytest.raises(BudgetReached):
+    with pytest.raises(BudgetReached, match="teacher.max_requests"):
         _run(tmp_path, scripted, "resumed", dars, teacher={"max_requests": 3})
+    assert len((tmp_path / "resumed.jsonl").read_text().splitlines()) == 3  # the cap: 3 requests started
     again, _, resumed, _, _ = _run(tmp_path, scripted, "resumed", dars)
     bought = [k for line in (tmp_path / "resumed.jsonl").read_text().splitlines()
               for k in json.loads(line)["keys"].split(",")]

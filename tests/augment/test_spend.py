@@ -97,12 +97,3 @@ def test_a_cap_stops_the_run_a_raised_cap_finishes_it_and_the_plan_was_within_15
               f"{TOKENIZER}); requests planned {planned['requests']}, sent {stats['requests']['sent']} + "
               f"{finished['requests']['sent']}; cap ${cap:.6f}, spent ${stats['budget']['spent_usd']:.6f} before the stop")
     assert error <= 0.15
-
-
-def test_max_requests_caps_requests_started(ray_local, scripted, tmp_path):
-    log = tmp_path / "server.jsonl"
-    server = scripted(**_script(log))
-    with pytest.raises(BudgetReached, match="teacher.max_requests"):
-        run_augment(_config(tmp_path / "out", server.base_url, max_requests=5))
-    entries = [json.loads(line) for line in log.read_text().splitlines()]
-    assert len([e for e in entries if "keys" in e]) == 5

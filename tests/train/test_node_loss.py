@@ -24,7 +24,7 @@ def test_a_lost_worker_node_resumes_from_the_last_complete_checkpoint(multinode,
     out = f"{s3_bucket}/train"
     config = {"train": {"model": f"{s3_bucket}/models/tiny", "data_path": f"{s3_bucket}/data/toy.jsonl", "output_dir": out,
                         "max_steps": 6, "micro_batch_size": 2, "global_batch_size": 8, "num_workers": 2,
-                        "resources_per_worker": {"CPU": 2}, "precision": "fp32", "zero_stage": 2, "save_every_steps": 1,
+                        "resources_per_worker": {"CPU": 2}, "precision": "fp32", "zero_stage": 2, "save_every_steps": 2,
                         "max_failures": 2, "max_length": 128}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     log = tmp_path / "cli.log"
@@ -40,7 +40,7 @@ def test_a_lost_worker_node_resumes_from_the_last_complete_checkpoint(multinode,
     resumed = int(log.read_text().split("resumed from the checkpoint at step ")[1].split()[0])
     steps = [json.loads(line)["step"] for line in storage.text_lines(f"{out}/metrics.jsonl")]
     # from the last checkpoint that was complete on storage: the one being written may be cut short
-    assert last - 1 <= resumed <= last < 6 and steps == [1, 2, 3, 4, 5, 6]  # every step logged once
+    assert max(2, last - 2) <= resumed <= last < 6 and steps == [1, 2, 3, 4, 5, 6]  # every step logged once
     assert storage.is_file(f"{out}/final/model.safetensors") and storage.is_file(f"{out}/final/tokenizer.json")
     print(f"\n[node loss, train] lost a node after step {last}; resumed from the checkpoint at step {resumed}; "
           f"steps logged {steps}")
