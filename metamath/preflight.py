@@ -62,6 +62,9 @@ def check_writable(path: str, key: str) -> None:
         raise ConfigError(f"{key}: {path!r} is a placeholder; put the URI of your own bucket there")
     probe = storage.join(path, f".metamath-write-check-{os.getpid()}")
     try:
+        unreachable = storage.unreachable_endpoint(path)
+        if unreachable is not None:
+            raise unreachable
         storage.makedirs(path)
         storage.write_bytes(probe, b"ok")
         storage.delete(probe)
@@ -76,6 +79,9 @@ def check_readable(path: str, key: str) -> None:
     if storage.is_placeholder(path):
         raise ConfigError(f"{key}: {path!r} is a placeholder; put the URI of your own bucket there")
     try:
+        unreachable = storage.unreachable_endpoint(path)
+        if unreachable is not None:
+            raise unreachable
         found = storage.exists(path)
     except (OSError, pa.ArrowException, storage.StorageError) as exc:
         raise ConfigError(f"{key}: cannot read {storage.access_problem(path, exc)}") from None

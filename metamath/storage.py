@@ -322,6 +322,25 @@ def is_placeholder(path: str) -> bool:
     return bool(name_) and (name_ != name_.lower() or "your-bucket" in name_.lower() or "<" in name_)
 
 
+def unreachable_endpoint(path: str, timeout_s: float = 3.0) -> StorageError | None:
+    """For an s3:// path with an endpoint set (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL), an error when
+    nothing answers there: one TCP connect, instead of the S3 client's retries with backoff (about
+    ten seconds before the same answer)."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if scheme(path) != "s3" or not url:
+        return None
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.hostname, port), timeout=timeout_s).close()
+    except OSError as exc:
+        return StorageError(f"NETWORK_CONNECTION: {url}: {exc}")
+    return None
+
+
 def access_problem(path: str, exc: BaseException) -> str:
     """One line on why `path` could not be used: for an object store, the bucket, the endpoint
     and where credentials were looked for (which of those variables are set, never their values)."""
