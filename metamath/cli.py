@@ -224,6 +224,16 @@ analyze = typer.Typer(no_args_is_help=True, help="Analyses behind the paper's fi
 app.add_typer(analyze, name="analyze")
 
 
+def _show_analysis(run, *args) -> None:
+    """An analysis's table on the terminal and the files it wrote; a bad input is one line."""
+    try:
+        table, written = run(*args)
+    except MetaMathError as exc:
+        _fail(exc)
+    print(table)
+    print(f"written: {', '.join(written)}")
+
+
 @analyze.command("length")
 def analyze_length(
     run_dir: str = typer.Argument(..., help="an evaluation output directory (report.json, <benchmark>/predictions.jsonl)"),
@@ -232,12 +242,7 @@ def analyze_length(
     """Accuracy in three equal-size bins of question length (the paper's Fig. 7)."""
     from metamath.analysis.length import analyze_length as run
 
-    try:
-        table, written = run(run_dir, out)
-    except MetaMathError as exc:
-        _fail(exc)
-    print(table)
-    print(f"written: {', '.join(written)}")
+    _show_analysis(run, run_dir, out)
 
 
 @analyze.command("difficulty")
@@ -248,12 +253,7 @@ def analyze_difficulty(
     """Questions and rows by the teacher's pass rate: AnsAug against DARS (difficulty.parquet)."""
     from metamath.analysis.difficulty import analyze_difficulty as run
 
-    try:
-        table, written = run(run_dirs, out)
-    except MetaMathError as exc:
-        _fail(exc)
-    print(table)
-    print(f"written: {', '.join(written)}")
+    _show_analysis(run, run_dirs, out)
 
 
 @analyze.command("perplexity")
