@@ -104,20 +104,43 @@ def _stop_descendants(grace_s: float) -> int:
     except Exception:  # noqa: BLE001 - clean-up goes on whatever state Ray is in
         pass
     _, alive = psutil.wait_procs(descendants, timeout=grace_s)
-    # Ray's shutdown itself can start processes (a raylet restarts an agent it saw die); as
-    # the subreaper, this process inherits them when their parent goes, so a last scan finds them.
-    try:
-        alive += [p for p in psutil.Process().children(recursive=True) if p.pid not in {a.pid for a in alive}]
-    except psutil.Error:
-        pass
-    alive = _freeze(alive)
-    for proc in alive:
+    return _kill_until_none_left(alive, grace_s)
+
+
+def _kill_until_none_left(alive: list, grace_s: float, passes: int = 3) -> int:
+    """Kill the survivors, then look again: Ray's shutdown itself can start processes (a raylet
+    restarts an agent it saw die), and as the subreaper this process inherits them when their
+    parent goes, so each pass also takes whatever has become a child since the last one."""
+    import psutil
+
+    killed: set[int] = set()
+    for _ in range(passes):
         try:
-            proc.kill()
+            known = {a.pid for a in alive}
+            alive += [p for p in psutil.Process().children(recursive=True) if p.pid not in known]
         except psutil.Error:
             pass
-    psutil.wait_procs(alive, timeout=grace_s)
-    return len(alive)
+        alive = [p for p in _freeze(alive) if _running(p)]
+        if not alive:
+            break
+        for proc in alive:
+            try:
+                proc.kill()
+                killed.add(proc.pid)
+            except psutil.Error:
+                pass
+        _, alive = psutil.wait_procs(alive, timeout=grace_s)
+    return len(killed)
+
+
+def _running(proc) -> bool:
+    """Alive and not a zombie (an exit status nobody has collected yet holds nothing)."""
+    import psutil
+
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _freeze(procs: list) -> list:

@@ -77,10 +77,18 @@ def _interrupt_cli(tmp_path, backend: str, sig: int, ready) -> tuple[int, str, l
     assert ready(list(seen.values())), "the job never got going"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    time.sleep(2)
-    leftovers = _alive(list(seen.values()))
-    group = [f"{p.pid} {p.name()}" for p in psutil.process_iter() if _pgid(p) == proc.pid]
-    return proc.returncode, err, leftovers + group
+    return proc.returncode, err, _leftovers(list(seen.values()), proc.pid)
+
+
+def _leftovers(seen: list[psutil.Process], group: int, settle_s: float = 15.0) -> list[str]:
+    """What still runs of the command's processes (those seen, and any in its process group)
+    once a process killed on the way out has had `settle_s` to be gone."""
+    deadline = time.time() + settle_s
+    while True:
+        found = _alive(seen + [p for p in psutil.process_iter() if _pgid(p) == group])
+        if not found or time.time() > deadline:
+            return sorted(set(found))
+        time.sleep(0.5)
 
 
 def _pgid(p: psutil.Process) -> int | None:
