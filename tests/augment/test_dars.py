@@ -3,9 +3,15 @@ on the SCRIPTED server (a stand-in, not a model) whose chance of a right answer 
 question, and the output folder loaded as a Hugging Face dataset."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from metamath.augment.dars import QuestionState, cutoffs, quota_for, record_round
 from metamath.config import DarsConfig
@@ -31,15 +37,7 @@ def test_prop2diff_quota_follows_the_probe_s_fail_rate():
     assert quota_for(cfg, QuestionState(trials=4)) == 10  # the hardest get k_p
 
 
-def _run(tmp_path, scripted, name, dars, ansaug=None, teacher=None):
-    from metamath.augment.job import run_augment
-    from metamath.config.loader import validate_config
-    from metamath.data import load_benchmark
-
-    problems = load_benchmark("gsm8k", "train", limit=len(RATES)).problems
-    log = tmp_path / f"{name}.jsonl"  # one server per run, appending to the run's log
-    server = scripted(answers={p.question: p.gold for p in problems}, log_path=str(log),
-                      pass_rates={p.question: r for p, r in zip(problems, RATES)})
+def _config(tmp_path, server, name, dars, ansaug=None, teacher=None) -> dict:
     methods = ["dars"] if dars else ["ansaug"]
     aug = {"dataset": "gsm8k", "limit": len(RATES), "output_dir": str(tmp_path / name), "methods": methods,
            "shots": 2, "decontaminate": False}
@@ -47,12 +45,29 @@ def _run(tmp_path, scripted, name, dars, ansaug=None, teacher=None):
         aug["dars"] = dars
     if ansaug:
         aug["samples"] = {"ansaug": ansaug}
-    teacher = {"backend": "openai", "base_url": server.base_url, "model": "scripted", **(teacher or {})}
-    stats = run_augment(validate_config({"augment": aug, "teacher": teacher}, name))
+    return {"augment": aug, "teacher": {"backend": "openai", "base_url": server.base_url, "model": "scripted",
+                                        **(teacher or {})}}
+
+
+def _server(tmp_path, scripted, name, **script):
+    """One server per run, appending to the run's log; question i is answered right at RATES[i]."""
+    from metamath.data import load_benchmark
+
+    problems = load_benchmark("gsm8k", "train", limit=len(RATES)).problems
+    return scripted(answers={p.question: p.gold for p in problems}, log_path=str(tmp_path / f"{name}.jsonl"),
+                    pass_rates={p.question: r for p, r in zip(problems, RATES)}, **script), problems
+
+
+def _run(tmp_path, scripted, name, dars, ansaug=None, teacher=None):
+    from metamath.augment.job import run_augment
+    from metamath.config.loader import validate_config
+
+    server, problems = _server(tmp_path, scripted, name)
+    stats = run_augment(validate_config(_config(tmp_path, server, name, dars, ansaug, teacher), name))
     difficulty = pq.read_table(tmp_path / name / "difficulty.parquet").to_pylist()
     by_rate = {r: d for p, r in zip(problems, RATES) for d in difficulty if d["question_id"] == p.id}
     rows = [json.loads(line) for line in (tmp_path / name / "metamathqa.jsonl").read_text().splitlines()]
-    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    entries = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
     sent = sum(len(e["keys"].split(",")) for e in entries if isinstance(e.get("keys"), str))
     sent += sum(e.get("event") == "batch_line" for e in entries)
     return stats, by_rate, rows, sent, problems
@@ -95,26 +110,57 @@ def test_dars_against_ansaug_at_the_same_number_of_requests(ray_local, scripted,
     assert "| uniform | dars | 0 (none right) |" in table and written[-1].endswith("difficulty.png")
 
 
+def _kill_9_in_round_2(tmp_path, scripted, env, dars) -> None:
+    """The command (attached to the session's Ray, as on a cluster) killed -9 once its second
+    DARS round has sent a request; its workers go with it."""
+    import psutil
+
+    workers = lambda: {p.pid for p in psutil.process_iter(["cmdline"])  # noqa: E731
+                       if "OpenAIWorker" in " ".join(p.info["cmdline"] or [])}
+    before = workers()  # an in-process run's actor pools may linger in the session's Ray
+    server, _ = _server(tmp_path, scripted, "resumed", latency_s=0.5)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(_config(tmp_path, server, "resumed", dars)))
+    proc = subprocess.Popen([sys.executable, "-m", "metamath", "augment", "--config", str(tmp_path / "c.yaml")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    round_1 = len(RATES)  # the capped run's 3 requests, then the 3 of round 1's 6 (one per question) not stored
+    deadline = time.time() + 120
+    while len((tmp_path / "resumed.jsonl").read_text().splitlines()) <= round_1 and time.time() < deadline:
+        assert proc.poll() is None
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 60
+    while workers() - before and time.time() < deadline:  # Ray ends a dead driver's workers
+        time.sleep(0.2)
+    time.sleep(1.0)  # a request in flight at the kill may still reach the server's log
+    assert not (tmp_path / "resumed" / "metamathqa.jsonl").exists()
+
+
 @pytest.mark.slow
-def test_a_stopped_run_resumes_to_the_same_rows_batch_mode_too_and_the_folder_is_a_dataset(ray_local, scripted,
-                                                                                         tmp_path, monkeypatch):
-    """An uninterrupted run is the oracle. A run stopped part-way (its budget: every reply that
-    came back is stored, as after a kill -9) and re-run ends with the same rows, buying nothing
-    twice; so does a run in batch mode. The output folder loads with `datasets` and its card's
-    figures are stats.json's."""
+def test_a_stopped_and_a_killed_run_resume_to_the_same_rows_batch_mode_too_and_the_folder_is_a_dataset(
+        ray_local, session_ray_env, scripted, tmp_path, monkeypatch):
+    """An uninterrupted run is the oracle. A run stopped part-way by its budget, then the same
+    command killed -9 in its second DARS round, then re-run: the same rows, and nothing stored
+    is bought again; so does a run in batch mode. The output folder loads with `datasets` and its
+    card's figures are stats.json's."""
     import datasets
 
     from metamath.errors import BudgetReached
+    from metamath.teacher.store import load_responses
 
     dars = {"strategy": "uniform", "min_correct": 2, "round_samples": 4, "max_trials": 8}
     stats, _, rows, _, _ = _run(tmp_path, scripted, "oracle", dars)
     with pytest.raises(BudgetReached, match="teacher.max_requests"):
         _run(tmp_path, scripted, "resumed", dars, teacher={"max_requests": 3})
-    assert len((tmp_path / "resumed.jsonl").read_text().splitlines()) == 3  # the cap: 3 requests started
+    log = tmp_path / "resumed.jsonl"
+    assert len(log.read_text().splitlines()) == 3  # the cap: 3 requests started
+    _kill_9_in_round_2(tmp_path, scripted, session_ray_env, dars)
+    stored, kill_time = set(load_responses(str(tmp_path / "resumed" / "responses"))[0]), time.time()
+    assert len(stored) >= len(RATES) * dars["round_samples"]  # killed after round 1 was stored whole
     again, _, resumed, _, _ = _run(tmp_path, scripted, "resumed", dars)
-    bought = [k for line in (tmp_path / "resumed.jsonl").read_text().splitlines()
-              for k in json.loads(line)["keys"].split(",")]
-    assert len(bought) == len(set(bought)) and again["requests"]["served_from_cache"] > 0  # nothing bought twice
+    resent = [k for e in map(json.loads, log.read_text().splitlines()) if e["t"] > kill_time
+              for k in e["keys"].split(",") if k in stored]
+    assert resent == [] and again["requests"]["served_from_cache"] >= len(stored)  # nothing stored bought again
     assert resumed == rows
     monkeypatch.setenv("METAMATH_TEST_KEY", "sk-test")
     _, _, batched, _, _ = _run(tmp_path, scripted, "batch", dars, teacher={"mode": "batch", "batch_poll_s": 0.05,
