@@ -66,7 +66,7 @@ def _dry_run(name: str, config: str, overrides: Optional[List[str]], as_json: bo
         print_plan(plan)
 
 
-def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
+def _stage(name: str, config: str, overrides: Optional[List[str]], **flags: bool) -> None:
     """Validate the config for `name`, then run the stage's entry point."""
     from metamath.config import load_config
     from metamath.interrupts import as_interrupt
@@ -75,7 +75,7 @@ def _stage(name: str, config: str, overrides: Optional[List[str]]) -> None:
 
     try:
         cfg = load_config(config, overrides or [])
-        run_stage(name, cfg)
+        run_stage(name, cfg, **flags)
     except BudgetReached as exc:
         print(f"budget reached: {exc}", file=sys.stderr)
         _exit_now(BUDGET_EXIT_CODE)
@@ -129,7 +129,7 @@ def augment(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesA
     """Build MetaMathQA with the teacher (AnsAug, Rephrasing, SV, FOBAR)."""
     if dry_run:
         return _dry_run("augment", config, overrides, as_json)
-    _stage("augment", config, (overrides or []) + (["teacher.submit_only=true"] if submit_only else []))
+    _stage("augment", config, overrides, **({"submit_only": True} if submit_only else {}))
 
 
 @app.command()

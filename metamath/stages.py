@@ -16,7 +16,8 @@ STAGES = {
 }
 
 
-def run_stage(name: str, cfg: MetaMathConfig) -> None:
+def run_stage(name: str, cfg: MetaMathConfig, **flags: bool) -> None:
+    """Validate, check what the stage needs, run it; `flags` are the command's own (--submit-only)."""
     from metamath.preflight import preflight
 
     section, module, function = STAGES[name]
@@ -24,7 +25,7 @@ def run_stage(name: str, cfg: MetaMathConfig) -> None:
     if name == "ablate":  # every cell trains and evaluates
         cfg.require("train"), cfg.require("evaluate")
     preflight(name, cfg)
-    getattr(import_module(module), function)(cfg)
+    getattr(import_module(module), function)(cfg, **flags)
 
 
 def plan_stage(name: str, cfg: MetaMathConfig) -> list[dict]:

@@ -65,7 +65,7 @@ def run_dars(problems: list[Problem], ctx: AugmentContext, store: str, work: str
         tag = f"{run_id}:dars{number}"
         done = run_round(small_dataset(groups), teacher, store, storage.join(work, f"dars{number}"),
                          f"DARS round {number + 1} ({len(groups)} questions)", tag,
-                         batch_dir=storage.join(batches, f"dars{number}"))
+                         batch_dir=storage.join(batches, f"dars{number}"), submit_only=ctx.submit_only)
         rounds.append(done)
         verified = _judged(done, ctx, store, tag)
         if verified is None or done.run.over_budget:

@@ -48,7 +48,7 @@ def _rounds(questions, ctx: AugmentContext, store: str, work: str, run_id: str,
     with clock.stage("round 1"):
         first = run_round(questions.flat_map(round1_groups, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS), teacher,
                           store, storage.join(work, "round1"), "round 1 (solve, rephrase, rewrite)", f"{run_id}:round1",
-                          batch_dir=storage.join(batches, "round1"))
+                          batch_dir=storage.join(batches, "round1"), submit_only=ctx.submit_only)
         drops = count_by(questions.flat_map(round1_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
                          ["method", "reason"])
     if first.run.over_budget:  # the cap is reached: round 2 would send nothing
@@ -60,7 +60,7 @@ def _rounds(questions, ctx: AugmentContext, store: str, work: str, run_id: str,
         asks = asks.filter(expr=col("stage") != "solve", num_cpus=LIGHT_CPUS) if asks is not None else None
         second_groups = asks.flat_map(round2_groups, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS) if asks else None
         second = run_round(second_groups, teacher, store, storage.join(work, "round2"), "round 2 (solve rephrased, SV)",
-                           f"{run_id}:round2", batch_dir=storage.join(batches, "round2"))
+                           f"{run_id}:round2", batch_dir=storage.join(batches, "round2"), submit_only=ctx.submit_only)
         if asks is not None:
             drops += count_by(asks.flat_map(round2_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
                               ["method", "reason"])
@@ -108,7 +108,8 @@ def _dars(problems, ctx: AugmentContext, store: str, work: str, run_id: str, rou
         return run_dars(problems, ctx.with_teacher(teacher), store, work, run_id, _after_round)
 
 
-def run_augment(cfg: MetaMathConfig) -> dict[str, Any]:
+def run_augment(cfg: MetaMathConfig, submit_only: bool = False) -> dict[str, Any]:
+    """The augment stage; `submit_only` (teacher.mode batch): stop once the batches are created."""
     import ray
 
     from metamath.ray_utils import ensure_ray
@@ -125,7 +126,7 @@ def run_augment(cfg: MetaMathConfig) -> dict[str, Any]:
     ray_up = time.time()
     out, run_id = aug.output_dir, f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     store, work = storage.join(out, "responses"), storage.join(out, "work")
-    ctx = AugmentContext(aug, teacher, select_solve_shots(train.problems, aug.seed))
+    ctx = AugmentContext(aug, teacher, select_solve_shots(train.problems, aug.seed), submit_only)
     # Questions are few (thousands) beside the samples (millions): they may come from the driver.
     clock = StageClock()
     questions = small_dataset([p.to_dict() for p in problems])

@@ -21,6 +21,7 @@ class AugmentContext:
     augment: AugmentConfig
     teacher: TeacherConfig
     shots: list[Problem]
+    submit_only: bool = False  # `augment --submit-only` (a flag of the command, not a config key)
 
     @property
     def dataset(self) -> str:
@@ -32,7 +33,7 @@ class AugmentContext:
 
     def with_teacher(self, teacher: TeacherConfig) -> "AugmentContext":
         """The same context for a later round whose teacher config differs (its budget left)."""
-        return AugmentContext(self.augment, teacher, self.shots)
+        return AugmentContext(self.augment, teacher, self.shots, self.submit_only)
 
 
 def _meta(problem: Problem, method: str, stage: str, **extra: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from metamath.config.schema import (
     LoraConfig,
     MetaMathConfig,
     PipelineConfig,
+    EngineConfig,
     TeacherConfig,
     TrainConfig,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "LoraConfig",
     "MetaMathConfig",
     "PipelineConfig",
+    "EngineConfig",
     "TeacherConfig",
     "TrainConfig",
     "load_config",

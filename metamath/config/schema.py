@@ -101,14 +101,15 @@ class AugmentConfig(Section):
     round2_acceptance: float = Field(0.9, gt=0.0, le=1.0)
 
 
-class TeacherConfig(Section):
+class EngineConfig(Section):
+    """What reaches a generation backend the same way whoever calls it: `teacher` (augment) and
+    `evaluate` (the decoder) both take these keys from here, so a new one reaches both."""
+
     backend: Literal["openai", "hf", "vllm"] = "hf"
     model: str = "smollm2-135m-instruct"
+    # openai backend
     base_url: Optional[str] = None
     api_key_env: Optional[str] = "OPENAI_API_KEY"
-    temperature: float = Field(0.7, ge=0.0, le=2.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    max_tokens: PositiveInt = 512
     max_concurrency: PositiveInt = 64
     requests_per_minute: Optional[PositiveInt] = None
     tokens_per_minute: Optional[PositiveInt] = None
@@ -117,18 +118,37 @@ class TeacherConfig(Section):
     # On Ctrl-C/SIGTERM: nothing more is sent, and requests in flight get this long to come back
     # and be stored (they are paid for either way).
     shutdown_grace_s: float = Field(30.0, ge=0.0)
-    batch_size: PositiveInt = 8  # hf / vllm batch
-    replicas: PositiveInt = 1  # hf / vllm actors
-    tensor_parallel_size: PositiveInt = 1
     price_per_million: dict[str, float] = Field(default_factory=dict)  # {"prompt": .., "completion": ..}
-    stop: Optional[list[str]] = None  # stop strings (evaluation uses the paper's)
+    # --dry-run counts prompt tokens with this tokenizer (a local folder or the embedded model's
+    # name); by default the model's own when it is one of those, else tiktoken's encoding for the
+    # model when its files are on disk, else about 4 characters per token.
+    tokenizer: Optional[str] = None
+    stop: Optional[list[str]] = None  # stop strings (evaluate: default the paper's with prompt: paper)
+    # hf and vllm backends
+    batch_size: PositiveInt = 8
+    replicas: PositiveInt = 1  # actors
+    tensor_parallel_size: PositiveInt = 1
     use_gpu: bool = False  # hf: one GPU per replica, bf16; vllm: one GPU per tensor-parallel rank
-    # vllm backend
-    max_model_len: PositiveInt = 4096
-    kv_cache_gb: PositiveInt = 2  # KV cache on CPU (VLLM_CPU_KVCACHE_SPACE); GPUs size their own
+    max_model_len: PositiveInt = 4096  # vllm
+    kv_cache_gb: PositiveInt = 2  # vllm: KV cache on CPU (VLLM_CPU_KVCACHE_SPACE); GPUs size their own
     engine_kwargs: dict[str, Any] = Field(default_factory=dict)  # more vLLM engine arguments, applied last
+
+    @model_validator(mode="after")
+    def _prices_are_known(self) -> "EngineConfig":
+        unknown = sorted(set(self.price_per_million) - {"prompt", "completion"})
+        if unknown:
+            raise ValueError(f"price_per_million: unknown key(s) {unknown}; use prompt and completion")
+        return self
+
+
+class TeacherConfig(EngineConfig):
+    """The augment teacher: the engine keys, its sampling, batch mode and the budget."""
+
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: PositiveInt = 512
     # openai backend: `online` requests, or `batch` through the provider's Batch API (half price,
-    # results within `batch_window`; see teacher/batch_mode.py)
+    # results within `batch_window`; see generation/batch/)
     mode: Literal["online", "batch"] = "online"
     batch_window: str = "24h"
     max_batches_in_flight: PositiveInt = 20
@@ -136,29 +156,28 @@ class TeacherConfig(Section):
     batch_poll_s: PositiveFloat = 30.0  # first wait between polls; backs off to 10x
     batch_max_requests: PositiveInt = Field(50_000, le=50_000)  # per input file (the API's limits)
     batch_max_bytes: PositiveInt = Field(200 * 1024 * 1024, le=200 * 1024 * 1024)
-    submit_only: bool = False  # set by `augment --submit-only`: stop once the batches are created
     # A hard budget for one run: no request starts that could take this run's spend, plus what is
     # in flight at its upper bound, past the cap (needs price_per_million). What the response
     # store already holds is free and not counted.
     max_cost_usd: Optional[PositiveFloat] = None
     max_requests: Optional[PositiveInt] = None  # HTTP requests this run may start, retries included
-    # --dry-run counts prompt tokens with this tokenizer (a local folder or the embedded model's
-    # name); by default the teacher's own model when it is one of those, else tiktoken's encoding
-    # for the model when its files are on disk, else about 4 characters per token.
-    tokenizer: Optional[str] = None
-    expected_completion_tokens: Optional[PositiveInt] = None  # default: from the data's own solutions
+    expected_completion_tokens: Optional[PositiveInt] = None  # --dry-run; default: from the data's own solutions
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_runtime_flags(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "submit_only" in data:
+            raise ValueError("submit_only is no longer a config key: it is the command's flag "
+                             "(metamath augment --submit-only)")
+        return data
 
     @model_validator(mode="after")
     def _budget_has_prices(self) -> "TeacherConfig":
-        prices = self.price_per_million
-        unknown = sorted(set(prices) - {"prompt", "completion"})
-        if unknown:
-            raise ValueError(f"price_per_million: unknown key(s) {unknown}; use prompt and completion")
         capped = [k for k in ("max_cost_usd", "max_requests") if getattr(self, k) is not None]
         if capped and self.backend != "openai":
             raise ValueError(f"{', '.join(capped)} cap(s) what an API teacher is paid; backend {self.backend} "
                              "runs locally and is not capped (use backend: openai, or remove the cap)")
-        if self.max_cost_usd is not None and not prices:
+        if self.max_cost_usd is not None and not self.price_per_million:
             raise ValueError("max_cost_usd needs price_per_million ({prompt: .., completion: ..}, USD per "
                              "million tokens) to know what a request costs")
         return self
@@ -226,8 +245,9 @@ class TrainConfig(Section):
         return self
 
 
-class EvaluateConfig(Section):
-    model: str = "smollm2-135m-instruct"
+class EvaluateConfig(EngineConfig):
+    """The decoder: the engine keys (as the teacher's), the benchmarks and how they are asked."""
+
     backend: Literal["vllm", "hf", "openai"] = "hf"
     benchmarks: list[Benchmark] = Field(default_factory=lambda: ["gsm8k", "math"])
     limit: Optional[PositiveInt] = None
@@ -242,30 +262,11 @@ class EvaluateConfig(Section):
     samples: PositiveInt = 1
     temperature: float = Field(0.7, gt=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    batch_size: PositiveInt = 8
     output_dir: str = "outputs/evaluate"
     data_dir: Optional[str] = None
     # one benchmark's file or Hub source, over the data root: {svamp: "hf://ChilleD/SVAMP?split=test"}
     data_paths: dict[Benchmark, str] = Field(default_factory=dict)
-    tensor_parallel_size: PositiveInt = 1
-    replicas: PositiveInt = 1
-    # openai backend: the same keys as the teacher
-    base_url: Optional[str] = None
-    api_key_env: Optional[str] = "OPENAI_API_KEY"
-    max_concurrency: PositiveInt = 64
-    requests_per_minute: Optional[PositiveInt] = None
-    tokens_per_minute: Optional[PositiveInt] = None
-    max_retries: int = Field(6, ge=0)
-    timeout_s: PositiveFloat = 300.0
-    shutdown_grace_s: float = Field(30.0, ge=0.0)
-    price_per_million: dict[str, float] = Field(default_factory=dict)  # for --dry-run's cost: {prompt, completion}
-    tokenizer: Optional[str] = None  # --dry-run's token counter (as teacher.tokenizer)
-    stop: Optional[list[str]] = None  # default: the paper's stop strings with prompt: paper, none with chat
-    use_gpu: bool = False  # hf: one GPU per replica; vllm: one GPU per tensor-parallel rank
-    # vllm backend (as the teacher's)
-    max_model_len: PositiveInt = 4096
-    kv_cache_gb: PositiveInt = 2
-    engine_kwargs: dict[str, Any] = Field(default_factory=dict)
+    timeout_s: PositiveFloat = 300.0  # a whole 2,048-token decode per request
 
 
 class PipelineConfig(Section):

@@ -8,7 +8,7 @@ chat template. Decoding is greedy; the paper's stop strings apply to the paper p
 
 from __future__ import annotations
 
-from metamath.config.schema import EvaluateConfig, TeacherConfig
+from metamath.config.schema import EngineConfig, EvaluateConfig, TeacherConfig
 from metamath.data.benchmarks import Problem
 from metamath.prompts.templates import PAPER_STOP, chat_messages, inference_prompt
 from metamath.teacher.requests import RequestGroup, make_group
@@ -20,17 +20,12 @@ def render(problem: Problem, prompt: str) -> str | list[dict[str, str]]:
 
 def decoder_config(cfg: EvaluateConfig, benchmark: str, sampled: bool = False) -> TeacherConfig:
     """The evaluate section as the shared client's config, for one benchmark's max tokens:
-    greedy, or (`sampled`, for maj@k / pass@k) at the section's temperature and top_p."""
+    greedy, or (`sampled`, for maj@k / pass@k) at the section's temperature and top_p. Every
+    engine key is taken as it is (EngineConfig), so none is left behind."""
+    engine = cfg.model_dump(include=set(EngineConfig.model_fields))
     stop = cfg.stop if cfg.stop is not None else (PAPER_STOP if cfg.prompt == "paper" else None)
-    return TeacherConfig(
-        backend=cfg.backend, model=cfg.model, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
-        temperature=cfg.temperature if sampled else 0.0, top_p=cfg.top_p if sampled else 1.0, max_tokens=cfg.max_tokens.get(benchmark, 512), stop=stop or None,
-        max_concurrency=cfg.max_concurrency, requests_per_minute=cfg.requests_per_minute,
-        tokens_per_minute=cfg.tokens_per_minute, max_retries=cfg.max_retries, timeout_s=cfg.timeout_s,
-        shutdown_grace_s=cfg.shutdown_grace_s, batch_size=cfg.batch_size, replicas=cfg.replicas, tensor_parallel_size=cfg.tensor_parallel_size,
-        use_gpu=cfg.use_gpu, max_model_len=cfg.max_model_len, kv_cache_gb=cfg.kv_cache_gb,
-        engine_kwargs=dict(cfg.engine_kwargs),
-    )
+    return TeacherConfig(**{**engine, "stop": stop or None}, max_tokens=cfg.max_tokens.get(benchmark, 512),
+                         temperature=cfg.temperature if sampled else 0.0, top_p=cfg.top_p if sampled else 1.0)
 
 
 def problem_groups(problems: list[Problem], cfg: EvaluateConfig, decoder: TeacherConfig) -> list[RequestGroup]:

@@ -59,8 +59,10 @@ def client_for(base_url: str | None, api_key_env: str | None):
 class BatchDriver:
     """Drives one round's batch files to the store; `failed` collects the keys to send again."""
 
-    def __init__(self, cfg: TeacherConfig, folder: str, store_root: str, run_tag: str) -> None:
+    def __init__(self, cfg: TeacherConfig, folder: str, store_root: str, run_tag: str,
+                 submit_only: bool = False) -> None:
         self.cfg, self.folder, self.store_root, self.run_tag = cfg, folder, store_root, run_tag
+        self.submit_only = submit_only  # `augment --submit-only`: stop once the batches are created
         self.journal = BatchJournal(folder)
         self.client = client_for(cfg.base_url, cfg.api_key_env)
         self.tally = BatchTally()
@@ -128,7 +130,7 @@ class BatchDriver:
                     else:
                         self._hold_back(state)
                 live = self._poll(live, progress)
-                if self.cfg.submit_only and (waiting or live):
+                if self.submit_only and (waiting or live):
                     raise SubmittedOnly(self._pending_message(waiting, live))
                 if live:
                     time.sleep(delay)

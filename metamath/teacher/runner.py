@@ -257,7 +257,7 @@ def clear_folder(path: str) -> None:
 
 
 def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: str, run_tag: str,
-              chat: bool = True, batch_dir: str | None = None) -> Round:
+              chat: bool = True, batch_dir: str | None = None, submit_only: bool = False) -> Round:
     """Every sample of `groups` (a Dataset of RequestGroup rows) into `out_dir`: from the store
     where it holds one, else from the teacher. Re-running a round sends only what is missing."""
     from metamath.progress import Tally, run_with_progress
@@ -265,7 +265,7 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
     store = Store(store_root)
     store.compact()  # a crashed run's journal becomes readable segments first
     clear_ledger(store_root)
-    batches = _batch_driver(cfg, batch_dir, store_root, run_tag)
+    batches = _batch_driver(cfg, batch_dir, store_root, run_tag, submit_only)
     if batches is not None:
         batches.resume()  # what earlier runs submitted is in the store before the lookup
         store.compact()
@@ -333,7 +333,7 @@ def _sample_parts(resolved, totals: dict[str, int], cfg: TeacherConfig, store_ro
     return parts
 
 
-def _batch_driver(cfg: TeacherConfig, batch_dir: str | None, store_root: str, run_tag: str):
+def _batch_driver(cfg: TeacherConfig, batch_dir: str | None, store_root: str, run_tag: str, submit_only: bool):
     if cfg.mode != "batch":
         return None
     from metamath.teacher.batch_mode import BatchDriver, check_batch_mode
@@ -341,7 +341,7 @@ def _batch_driver(cfg: TeacherConfig, batch_dir: str | None, store_root: str, ru
     check_batch_mode(cfg)
     if batch_dir is None:
         raise ValueError("teacher.mode: batch needs the round's batch folder")
-    return BatchDriver(cfg, batch_dir, store_root, run_tag)
+    return BatchDriver(cfg, batch_dir, store_root, run_tag, submit_only)
 
 
 def pending_groups(resolved):

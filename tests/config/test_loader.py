@@ -125,3 +125,10 @@ def test_masking_keys_default_to_the_reference_and_reject_unknown_ones():
                                     "number_words_with_punctuation": False, "keep_token_affixes": False}
     with pytest.raises(Exception, match="hyphenated"):
         AugmentConfig(dataset="gsm8k", masking={"hyphenated": True})
+
+
+def test_a_key_that_moved_says_where_it_went(tmp_path):
+    """`teacher.submit_only` was a config key; it is the command's flag now."""
+    path = write(tmp_path, GOOD.replace("  backend: hf\n", "  backend: hf\n  submit_only: true\n"))
+    with pytest.raises(ConfigError, match=r"teacher.*metamath augment --submit-only"):
+        load_config(path)

@@ -35,3 +35,18 @@ def test_groups_carry_the_raw_prompt_and_a_key_that_changes_with_the_model():
     assert json.loads(group.messages) == render(PROBLEM, "paper") and json.loads(group.meta) == {"id": PROBLEM.id}
     other = EvaluateConfig(model="outputs/train/final")
     assert problem_groups([PROBLEM], other, decoder_config(other, "gsm8k"))[0].keys != group.keys
+
+
+def test_every_engine_key_of_the_evaluate_section_reaches_the_decoder():
+    """The decoder takes the engine keys from the same definition as the teacher: a key added to
+    EngineConfig reaches evaluation without a line copied by hand."""
+    from metamath.config.schema import EngineConfig
+
+    changed = {"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "K",
+               "max_concurrency": 3, "requests_per_minute": 7, "tokens_per_minute": 70, "max_retries": 1,
+               "timeout_s": 9.0, "shutdown_grace_s": 2.0, "price_per_million": {"prompt": 1.0}, "tokenizer": "t",
+               "stop": ["Q:"], "batch_size": 3, "replicas": 2, "tensor_parallel_size": 2, "use_gpu": True,
+               "max_model_len": 1024, "kv_cache_gb": 3, "engine_kwargs": {"seed": 1}}
+    assert set(changed) == set(EngineConfig.model_fields)  # a new engine key: add it here too
+    decoder = decoder_config(EvaluateConfig(**changed), "gsm8k")
+    assert {key: getattr(decoder, key) for key in changed} == changed

@@ -133,8 +133,8 @@ def test_a_batch_created_but_not_journaled_is_found_not_made_again(scripted, tmp
 
 def test_submit_only_stops_once_the_batches_exist(scripted, tmp_path):
     server = scripted()
-    cfg = _cfg(server.base_url, submit_only=True, batch_max_requests=4, max_batches_in_flight=2)
-    driver = BatchDriver(cfg, str(tmp_path / "b"), str(tmp_path / "responses"), "r")
+    cfg = _cfg(server.base_url, batch_max_requests=4, max_batches_in_flight=2)
+    driver = BatchDriver(cfg, str(tmp_path / "b"), str(tmp_path / "responses"), "r", submit_only=True)
     with pytest.raises(SubmittedOnly, match=r"2 batch\(es\) in flight and 1 file\(s\) not yet submitted"):
         driver.send(_samples(cfg, 10))
     states = list(BatchJournal(str(tmp_path / "b")).files.values())
@@ -192,8 +192,9 @@ def test_the_batches_command_lists_and_cancels(scripted, tmp_path, capsys):
 
     log = tmp_path / "server.jsonl"
     server = scripted(log_path=str(log))
-    cfg = _cfg(server.base_url, submit_only=True)
-    driver = BatchDriver(cfg, str(tmp_path / "batches" / "round1"), str(tmp_path / "responses"), "r")
+    cfg = _cfg(server.base_url)
+    driver = BatchDriver(cfg, str(tmp_path / "batches" / "round1"), str(tmp_path / "responses"), "r",
+                         submit_only=True)
     with pytest.raises(SubmittedOnly):
         driver.send(_samples(cfg, 4))
     show_batches(str(tmp_path), cancel=True)
