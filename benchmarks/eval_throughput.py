@@ -55,7 +55,7 @@ def plain_hf(prompts: list[str], cfg: EvaluateConfig, max_tokens: int) -> dict:
 
 
 def plain_vllm(prompts: list[str], cfg: EvaluateConfig, max_tokens: int) -> dict:
-    from metamath.teacher.vllm_backend import engine_kwargs, runtime_env
+    from metamath.generation.backends.vllm_backend import engine_kwargs, runtime_env
 
     decoder = decoder_config(cfg, "gsm8k")
     os.environ.update(runtime_env(decoder)["env_vars"])  # the job's engine environment

@@ -107,7 +107,7 @@ def _stop_on_interrupt(interrupt) -> None:
     """Keep what is paid for, stop Ray and every process this one started, say how to resume."""
     from metamath.interrupts import stop_everything
     from metamath.ray_utils import cluster_address
-    from metamath.teacher.shutdown import drain_live_rounds
+    from metamath.generation.shutdown import drain_live_rounds
 
     stored = drain_live_rounds()  # before Ray goes: replies in flight are paid for, so keep them
     own_ray = cluster_address() == "local"
@@ -136,7 +136,7 @@ def augment(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesA
 def batches(output_dir: str = typer.Argument(..., help="an augment output_dir (teacher.mode: batch)"),
             cancel: bool = typer.Option(False, "--cancel", help="cancel every batch not yet finished")) -> None:
     """List an augment run's Batch API batches and their states (or cancel them)."""
-    from metamath.teacher.batch_admin import show_batches
+    from metamath.generation.batch.admin import show_batches
 
     try:
         show_batches(output_dir, cancel)

@@ -16,7 +16,7 @@ from metamath.config import MetaMathConfig
 from metamath.config.schema import EvaluateConfig, TeacherConfig, TrainConfig
 from metamath.errors import ConfigError
 
-OPENAI_WORKER_CPUS = 0.5  # teacher/runner.py's API actors
+OPENAI_WORKER_CPUS = 0.5  # generation/backends/dispatch.py: the API actors
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def backend_asks(section: str, backend: str, cfg: TeacherConfig | EvaluateConfig
         return [Ask(f"{section}.replicas", "API workers", {"CPU": OPENAI_WORKER_CPUS}, cfg.replicas)]
     if backend == "hf":
         return [Ask(f"{section}.replicas", "transformers workers", {"CPU": 1.0, **gpu}, cfg.replicas)]
-    # vLLM: one bundle per tensor-parallel rank (teacher/vllm_backend.placement)
+    # vLLM: one bundle per tensor-parallel rank (generation/backends/vllm_backend.placement)
     return [Ask(f"{section}.replicas", f"vLLM engines of {cfg.tensor_parallel_size} rank(s)", {"CPU": 1.0, **gpu},
                 cfg.replicas * cfg.tensor_parallel_size)]
 

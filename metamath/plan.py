@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from metamath.teacher.budget import cost_usd
+from metamath.generation.budget import cost_usd
 
 PLAN_FILE = "plan.json"
 

@@ -27,7 +27,7 @@ def _stages(command: str, cfg: MetaMathConfig) -> list[str]:
 
 
 def check_backends(command: str, cfg: MetaMathConfig) -> None:
-    from metamath.teacher.vllm_backend import require_vllm
+    from metamath.generation.backends.vllm_backend import require_vllm
 
     chosen = _stages(command, cfg)
     for key, backend in _BACKENDS.get(command, []):

@@ -5,7 +5,6 @@ through the driver."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from typing import Any, Callable
 

@@ -11,7 +11,6 @@ import psutil
 import pytest
 import yaml
 
-from metamath.interrupts import stop_everything
 
 
 def _tree(proc: subprocess.Popen) -> list[psutil.Process]:

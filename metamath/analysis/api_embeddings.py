@@ -21,7 +21,7 @@ import numpy as np
 
 from metamath.config import TeacherConfig
 from metamath.errors import DataError
-from metamath.teacher.requests import TeacherResponse
+from metamath.generation.requests import TeacherResponse
 
 
 def embedding_key(model: str, text: str) -> str:
@@ -36,9 +36,9 @@ class APIEmbedder:
     def __init__(self, cfg: TeacherConfig, limiter: Any, store_root: str, run: str) -> None:
         from openai import AsyncOpenAI
 
-        from metamath.teacher.limiter import PermitClient
-        from metamath.teacher.openai_backend import LoopThread, api_key
-        from metamath.teacher.store import process_writer
+        from metamath.generation.backends.limiter import PermitClient
+        from metamath.generation.backends.openai_backend import LoopThread, api_key
+        from metamath.generation.cache.store import process_writer
 
         self.cfg, self.rng = cfg, random.Random()
         self.client = AsyncOpenAI(base_url=cfg.base_url, api_key=api_key(cfg.api_key_env), max_retries=0,
@@ -57,7 +57,7 @@ class APIEmbedder:
 
     async def _embed(self, texts: list[str]) -> list[list[float]]:
         from metamath.errors import EndpointRejected
-        from metamath.teacher.openai_backend import FATAL, backoff_s, classify, rejected, retry_after_s
+        from metamath.generation.backends.openai_backend import FATAL, backoff_s, classify, rejected, retry_after_s
 
         estimate = sum(len(t) for t in texts) // 4
         for attempt in range(self.cfg.max_retries + 1):
@@ -87,7 +87,7 @@ class APIEmbedder:
 
 
 def stored_vectors(store_root: str, keys: set[str]) -> dict[str, np.ndarray]:
-    from metamath.teacher.store import load_responses
+    from metamath.generation.cache.store import load_responses
 
     responses, _ = load_responses(store_root)
     return {k: np.asarray(json.loads(r.text), dtype=np.float32) for k, r in responses.items()
@@ -101,9 +101,10 @@ def embed_via_api(texts: list[str], cfg: TeacherConfig, store_root: str, batch_s
 
     import ray
 
-    from metamath.ray_utils import ensure_ray, on_driver_node, small_dataset
-    from metamath.teacher.limiter import RateLimiter
-    from metamath.teacher.store import Store
+    from metamath.ray_data import small_dataset
+    from metamath.ray_utils import ensure_ray, on_driver_node
+    from metamath.generation.backends.limiter import RateLimiter
+    from metamath.generation.cache.store import Store
 
     keys = [embedding_key(cfg.model, t) for t in texts]
     Store(store_root).compact()  # an interrupted run's journal becomes readable first

@@ -120,7 +120,8 @@ def _embed_locally(texts: list[str], name: str, max_length: int, batch_size: int
     import ray
 
     from metamath.models import model_reference
-    from metamath.ray_utils import ensure_ray, small_dataset
+    from metamath.ray_data import small_dataset
+    from metamath.ray_utils import ensure_ray
 
     ensure_ray()
     threads = max(1, (os.cpu_count() or 1) // replicas)

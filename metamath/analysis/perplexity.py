@@ -94,7 +94,8 @@ def score_perplexity(model: str, paths: list[str], template: str = "paper", max_
     import ray
 
     from metamath.models import check_model, model_reference
-    from metamath.ray_utils import ensure_ray, small_dataset
+    from metamath.ray_data import small_dataset
+    from metamath.ray_utils import ensure_ray
 
     if not paths:
         raise DataError("analyze perplexity: no --data file")

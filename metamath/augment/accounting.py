@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from metamath.config import TeacherConfig
-from metamath.teacher.runner import TeacherRun
+from metamath.generation.accounting import RoundAccount
 
 
 def redact_url(url: str | None) -> str | None:
@@ -15,10 +15,10 @@ def redact_url(url: str | None) -> str | None:
     return re.sub(r"//[^/@]+@", "//***@", url) if url else url
 
 
-def request_totals(runs: list[TeacherRun], cfg: TeacherConfig,
+def request_totals(runs: list[RoundAccount], cfg: TeacherConfig,
                    estimate: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(request counts, costs); `estimate` is the plan's, kept beside what was paid."""
-    run = TeacherRun()
+    run = RoundAccount()
     for part in runs:
         run.merge(part)
     totals: dict[str, Any] = {

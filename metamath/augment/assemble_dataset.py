@@ -29,10 +29,11 @@ from metamath.augment.assemble import original_records, rank_cuts, sub_rank, tes
 from metamath.config import AugmentConfig
 from metamath.records import RECORD_FIELDS, RECORD_TYPES
 from metamath import storage
-from metamath.ray_utils import LIGHT_CPUS, small_dataset, write_parquet
-from metamath.shuffle import hash_shuffle
+from metamath.ray_data import small_dataset, write_parquet
+from metamath.ray_utils import LIGHT_CPUS
+from metamath.ray_data import hash_shuffle
 from metamath.records.io import ARROW_SCHEMA
-from metamath.teacher.runner import union_all
+from metamath.ray_data import union_all
 
 ORDER = ["part", "type_rank", "source_id", "query", "sample_index", "request_key"]
 KEPT = ""  # the `dropped` mark of a row that stays (an empty string groups and filters more simply than null)
@@ -131,7 +132,7 @@ def mark(correct, aug: AugmentConfig, rows: int, data_root: str | None):
 
 def drop_tally(marked) -> tuple[dict[str, Counter], Counter, Counter]:
     """(per type: step -> rows dropped, filter report reason -> rows, per type rows kept)."""
-    from metamath.teacher.runner import count_by
+    from metamath.ray_data import count_by
 
     per_type: dict[str, Counter] = defaultdict(Counter)
     report, kept = Counter(), Counter()
@@ -189,7 +190,7 @@ def join_shards(shards: str, parquet_path: str, jsonl_path: str) -> int:
 
     import pyarrow.parquet as pq
 
-    from metamath.teacher.runner import shard_files
+    from metamath.ray_data import shard_files
 
     scratch = f"{shards.rstrip('/')}-sorted"
     storage.clear_folder(scratch)

@@ -24,7 +24,7 @@ from metamath.augment.tasks import AugmentContext
 from metamath.config import DarsConfig
 from metamath.data.benchmarks import Problem
 from metamath.prompts import solve_messages
-from metamath.teacher.requests import make_group
+from metamath.generation.requests import make_group
 
 
 @dataclass

@@ -13,8 +13,10 @@ from metamath.augment.dars import QuestionState, difficulty_rows, record_round, 
 from metamath.augment.tasks import AugmentContext
 from metamath.augment.verify import verify_batch
 from metamath.data.benchmarks import Problem
-from metamath.ray_utils import LIGHT_CPUS, small_dataset
-from metamath.teacher.runner import Round, count_by, read_shards, run_round
+from metamath.ray_data import small_dataset
+from metamath.ray_utils import LIGHT_CPUS
+from metamath.generation.round import Round, run_round
+from metamath.ray_data import count_by, read_shards
 
 
 def _judged(done: Round, ctx: AugmentContext, store: str, run_tag: str):

@@ -30,10 +30,14 @@ from metamath.config import MetaMathConfig
 from metamath.data.benchmarks import load_benchmark
 from metamath.errors import DataError
 from metamath.prompts import select_solve_shots
-from metamath.ray_utils import small_dataset
+from metamath.ray_data import small_dataset
 from metamath.records import record_type
-from metamath.teacher.runner import LIGHT_CPUS, Round, TeacherRun, clear_folder, count_by, read_shards, run_round, union_all
-from metamath.teacher.store import Store
+from metamath.generation.accounting import RoundAccount
+from metamath.generation.round import Round, run_round
+from metamath.ray_data import count_by, read_shards, union_all
+from metamath.ray_utils import LIGHT_CPUS
+from metamath.storage import clear_folder
+from metamath.generation.cache.store import Store
 from metamath.timing import StageClock
 
 
@@ -52,7 +56,7 @@ def _rounds(questions, ctx: AugmentContext, store: str, work: str, run_id: str,
         drops = count_by(questions.flat_map(round1_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
                          ["method", "reason"])
     if first.run.over_budget:  # the cap is reached: round 2 would send nothing
-        return [first, Round(storage.join(work, "round2"), TeacherRun(), 0)], drops
+        return [first, Round(storage.join(work, "round2"), RoundAccount(), 0)], drops
     teacher = _after_round(teacher, first)
     with clock.stage("round 2"):
         # Round 2 builds on round 1's rephrasings and rewrites; AnsAug alone asks for none.
@@ -69,7 +73,7 @@ def _rounds(questions, ctx: AugmentContext, store: str, work: str, run_id: str,
 
 def _after_round(teacher, done: Round):
     """Round 2's teacher config: the run's caps less what round 1 spent."""
-    from metamath.teacher.budget import remaining
+    from metamath.generation.budget import remaining
 
     if teacher.max_cost_usd is None and teacher.max_requests is None:
         return teacher
@@ -110,7 +114,6 @@ def _dars(problems, ctx: AugmentContext, store: str, work: str, run_id: str, rou
 
 def run_augment(cfg: MetaMathConfig, submit_only: bool = False) -> dict[str, Any]:
     """The augment stage; `submit_only` (teacher.mode batch): stop once the batches are created."""
-    import ray
 
     from metamath.ray_utils import ensure_ray
 

@@ -20,8 +20,8 @@ from metamath.data.benchmarks import Problem, load_benchmark
 from metamath.masking import sv_query
 from metamath.plan import PlanLine, line_rows, mean, totals
 from metamath.prompts import backward_messages, select_solve_shots, solve_messages
-from metamath.teacher.requests import RequestGroup, make_group
-from metamath.teacher.store import Store
+from metamath.generation.requests import RequestGroup, make_group
+from metamath.generation.cache.store import Store
 from metamath.tokens import TokenCounter, token_counter
 
 ANSWER_LINE_TOKENS = 8  # "The answer is: N" after a solution, which the data's own solutions lack

@@ -13,7 +13,7 @@ from metamath.data.benchmarks import Problem
 from metamath.masking import fobar_form, fobar_query, is_plain_number, mask_candidates, split_question_sentence, sv_query, sv_rejection
 from metamath.prompts import backward_messages, rephrase_messages, solve_messages, sv_rewrite_messages
 from metamath.prompts.teacher import clean_single_line_reply
-from metamath.teacher.requests import RequestGroup, make_group
+from metamath.generation.requests import RequestGroup, make_group
 
 
 @dataclass

@@ -75,7 +75,7 @@ def check(row: dict[str, Any], dataset: str, teacher_model: str, stored: list | 
 def verify_batch(batch: pa.Table, dataset: str, teacher_model: str, store_root: str | None = None,
                  run: str = "") -> pa.Table:
     """Ray Data `map_batches` body over round output rows; new verdicts go to the store."""
-    from metamath.teacher.store import process_writer
+    from metamath.generation.cache.store import process_writer
 
     out = []
     for row in batch.to_pylist():

@@ -118,9 +118,13 @@ def tabmwp(row: dict[str, Any]) -> dict[str, Any]:
             "solution": row.get("solution") or "", "subject": row.get("ans_type"), "level": row.get("grade")}
 
 
-def drop(row: dict[str, Any]) -> dict[str, Any]:
-    from metamath.scoring.drop import split_alternatives  # here: the scorers' imports are heavy
+def split_alternatives(ref_text: str) -> list[str]:
+    """simple-evals' `ref_text`: DROP's gold alternatives joined by `|`, some with stray spaces
+    (here, with the data: the DROP scorer reads the same field and imports it from here)."""
+    return [alt.strip() for alt in ref_text.split("|") if alt.strip()]
 
+
+def drop(row: dict[str, Any]) -> dict[str, Any]:
     if "context" in row:  # simple-evals
         match = _DROP_CONTEXT.match(_field(row, "context"))
         if not match:

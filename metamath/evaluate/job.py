@@ -20,42 +20,14 @@ from metamath.augment.accounting import fail_if_nothing_succeeded
 from metamath.config import MetaMathConfig
 from metamath.config.schema import EvaluateConfig
 from metamath.data.benchmarks import load_benchmark
-from metamath.evaluate.requests import decoder_config, problem_group
-from metamath.evaluate.results import (
-    SORT_IN_ONE_TASK_ROWS,
-    decode_stats,
-    prediction_batch,
-    report_from_predictions,
-    write_markdown,
-)
+from metamath.evaluate.requests import decoder_config
+from metamath.evaluate.decode import decode_and_score
+from metamath.evaluate.markdown import write_markdown
+from metamath.evaluate.results import decode_stats, report_from_predictions
+from metamath.evaluate.sampling import sampling_round
 from metamath import storage
-from metamath.ray_utils import small_dataset, write_parquet
+from metamath.ray_data import small_dataset
 from metamath.scoring.report import report_table, write_report
-from metamath.teacher.runner import LIGHT_CPUS, clear_folder, read_shards, run_round
-
-
-def decode_and_score(cfg: EvaluateConfig, benchmark: str, items, decoder, out: str, run_tag: str,
-                     folder: str = "decode", samples: int = 1):
-    """Decode every item (`samples` completions each) through the store into work/<benchmark>/
-    <folder>, then score each completion into <folder>_predictions, sorted by item and sample.
-    Returns (the decode round, the scored folder, whether any completion came back)."""
-    groups = items.map(problem_group, fn_kwargs={"cfg": cfg, "decoder": decoder, "samples": samples},
-                       num_cpus=LIGHT_CPUS)
-    work = storage.join(out, "work", benchmark)
-    label = f"{benchmark}: decoding" if samples == 1 else f"{benchmark}: {samples} samples each"
-    decoded = run_round(groups, decoder, storage.join(out, "responses"), storage.join(work, folder), label, run_tag,
-                        chat=cfg.prompt == "chat")
-    scored = storage.join(work, f"{folder}_predictions")
-    clear_folder(scored)
-    rows = read_shards(decoded.path)
-    if rows is None:
-        return decoded, scored, False
-    scored_rows = rows.map_batches(prediction_batch, fn_kwargs={"benchmark": benchmark, "prompt": cfg.prompt},
-                                   batch_format="pyarrow", batch_size=64)
-    if decoded.rows > SORT_IN_ONE_TASK_ROWS:  # else the reader sorts (sorted_rows)
-        scored_rows = scored_rows.sort(["index", "sample_index"])
-    write_parquet(scored_rows, scored)
-    return decoded, scored, True
 
 
 def evaluate_benchmark(cfg: EvaluateConfig, benchmark: str, data_root: str | None, on_malformed: str,
@@ -73,8 +45,6 @@ def evaluate_benchmark(cfg: EvaluateConfig, benchmark: str, data_root: str | Non
     report, lengths = ray.get(report_from_predictions.remote(scored, predictions, decoder.max_tokens))
     report["decode"] = decode_stats(decoded.run)
     if cfg.samples > 1:
-        from metamath.evaluate.sampling import sampling_round
-
         report["sampling"] = sampling_round(cfg, benchmark, items, out, run_id)
     return report, lengths
 

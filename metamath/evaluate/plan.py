@@ -11,8 +11,8 @@ from metamath.config.schema import EvaluateConfig
 from metamath.data.benchmarks import load_benchmark
 from metamath.evaluate.requests import decoder_config, render
 from metamath.plan import PlanLine, line_rows, mean, totals
-from metamath.teacher.requests import make_group
-from metamath.teacher.store import Store
+from metamath.generation.requests import make_group
+from metamath.generation.cache.store import Store
 from metamath.tokens import TokenCounter, token_counter
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from metamath.config.schema import EngineConfig, EvaluateConfig, TeacherConfig
 from metamath.data.benchmarks import Problem
 from metamath.prompts.templates import PAPER_STOP, chat_messages, inference_prompt
-from metamath.teacher.requests import RequestGroup, make_group
+from metamath.generation.requests import RequestGroup, make_group
 
 
 def render(problem: Problem, prompt: str) -> str | list[dict[str, str]]:

@@ -10,8 +10,7 @@ import pyarrow as pa
 import ray
 
 from metamath import storage
-from metamath.evaluate import plots
-from metamath.scoring.report import ReportBuilder, percent_with_interval, score_cell
+from metamath.scoring.report import ReportBuilder
 from metamath.scoring.verdicts import Verdict
 
 PREDICTION_FIELDS = ("id", "question", "gold", "prompt", "completion", "status", "reason", "finish_reason",
@@ -28,10 +27,10 @@ PREDICTION_SCHEMA = pa.schema([
 HISTOGRAM_BINS = 30
 
 if TYPE_CHECKING:
-    from metamath.teacher.runner import TeacherRun
+    from metamath.generation.accounting import RoundAccount
 
 
-def decode_stats(run: "TeacherRun") -> dict[str, Any]:
+def decode_stats(run: "RoundAccount") -> dict[str, Any]:
     """`window_s`: first request out to last reply in, so `tokens_per_s` leaves out start-up."""
     window = round(run.window_s, 3)
     return {"sent": run.sent, "succeeded": run.succeeded, "from_cache": run.from_cache, "failed": run.samples_failed,
@@ -82,7 +81,6 @@ def prediction_line(row: dict[str, Any]) -> dict[str, Any]:
 def report_from_predictions(scored: str, jsonl_path: str, max_tokens: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """One pass over the sorted prediction shards: predictions.jsonl in benchmark order, the
     report's counts, and a histogram of completion lengths."""
-    from metamath.teacher.runner import iter_shard_rows
 
     builder, width = ReportBuilder(), max(1, -(-max_tokens // HISTOGRAM_BINS))
     counts, errors = [0] * (HISTOGRAM_BINS + 1), 0
@@ -112,7 +110,7 @@ def sorted_rows(scored: str):
     import pyarrow.dataset as pads
     import pyarrow.parquet as pq
 
-    from metamath.teacher.runner import shard_files
+    from metamath.ray_data import shard_files
 
     fs, found = storage.resolve_many(shard_files(scored))
     rows = {f: pq.ParquetFile(f, filesystem=fs).metadata.num_rows for f in found}
@@ -126,37 +124,3 @@ def sorted_rows(scored: str):
     for path in sorted(files, key=first_index):
         for batch in pq.ParquetFile(path, filesystem=fs).iter_batches():
             yield from batch.to_pylist()
-
-
-def markdown_tables(reports: dict[str, Any]) -> list[str]:
-    """Accuracy % with its 95% Wilson interval in brackets, per benchmark and group."""
-    lines = ["| benchmark | n | paper acc % [95% CI] | strict acc % [95% CI] | no answer (paper) | failed requests |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for name, rep in reports.items():
-        failed = rep.get("decode", {}).get("failed", 0)
-        lines.append(f"| {name} | {rep['n']} | {score_cell(rep['paper'], rep['n'])} "
-                     f"| {score_cell(rep['strict'], rep['n'])} | {rep['missing_answer']['paper']} | {failed} |")
-    for name, rep in reports.items():
-        for key in ("by_level", "by_subject"):
-            if rep.get(key):
-                lines += ["", f"**{name} {key.replace('_', ' ')}**", "", "| group | n | paper % [95% CI] | strict % [95% CI] |",
-                          "|---|---:|---:|---:|"]
-                lines += [f"| {g} | {s['n']} | {percent_with_interval(s['paper'], s['n'])} "
-                          f"| {percent_with_interval(s['strict'], s['n'])} |" for g, s in rep[key].items()]
-    return lines
-
-
-def write_markdown(out: str, run: dict[str, Any], reports: dict[str, Any], lengths: dict[str, dict]) -> str:
-    from metamath.evaluate.sampling import sampling_lines
-
-    images = [plots.accuracy_by(reports, "by_level", storage.join(out, "accuracy_by_level.png")),
-              plots.accuracy_by(reports, "by_subject", storage.join(out, "accuracy_by_subject.png")),
-              plots.completion_lengths(lengths, storage.join(out, "completion_length.png")),
-              plots.missing_answers(reports, storage.join(out, "missing_answer.png"))]
-    lines = [f"# Evaluation: {run['model']}", "",
-             f"backend `{run['backend']}`, prompt `{run['prompt']}`, greedy; stop strings: {run['stop']}; "
-             f"{run['elapsed_s']} s", "", *markdown_tables(reports), *sampling_lines(reports), ""]
-    lines += [f"![{storage.stem(image)}]({storage.name(image)})" for image in images if image]
-    path = storage.join(out, "report.md")
-    storage.write_text(path, "\n".join(lines) + "\n")
-    return path

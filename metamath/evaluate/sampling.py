@@ -18,6 +18,7 @@ import ray
 from metamath import storage
 from metamath.config.schema import EvaluateConfig
 from metamath.evaluate.paired import SCORERS
+from metamath.evaluate.decode import decode_and_score
 from metamath.evaluate.requests import decoder_config
 from metamath.evaluate.results import decode_stats, prediction_line, sorted_rows
 from metamath.scoring.report import scorer_entry
@@ -26,7 +27,6 @@ from metamath.scoring.sampling import answer_equality, pass_at_k, sample_metrics
 
 def sampling_round(cfg: EvaluateConfig, benchmark: str, items, out: str, run_id: str) -> dict[str, Any]:
     """Decode k samples of every item, score them, and summarise them (the report's `sampling`)."""
-    from metamath.evaluate.job import decode_and_score
 
     sampler = decoder_config(cfg, benchmark, sampled=True)
     decoded, scored, any_back = decode_and_score(cfg, benchmark, items, sampler, out, f"{run_id}:{benchmark}:samples",
@@ -75,22 +75,3 @@ def summarise_samples(scored: str, benchmark: str, k: int, jsonl_path: str) -> d
         summary[scorer] = {f"maj@{k}": scorer_entry(majority, n),
                            **{name: round(totals[name] / n, 4) if n else 0.0 for name in ("pass@1", f"pass@{k}")}}
     return summary
-
-
-def sampling_lines(reports: dict[str, Any]) -> list[str]:
-    """report.md's table: greedy accuracy next to maj@k, pass@1 and pass@k, per scorer."""
-    from metamath.scoring.report import percent_with_interval
-
-    sampled = {name: rep for name, rep in reports.items() if rep.get("sampling", {}).get("n")}
-    if not sampled:
-        return []
-    lines = ["", "**Sampling** (k completions per item at the given temperature; greedy is the headline decode)", "",
-             "| benchmark | scorer | k | temperature | greedy % | maj@k % [95% CI] | pass@1 % | pass@k % |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for name, rep in sampled.items():
-        s, k = rep["sampling"], rep["sampling"]["k"]
-        for scorer in SCORERS:
-            lines.append(f"| {name} | {scorer} | {k} | {s['temperature']} | {100 * rep[scorer]['accuracy']:.1f} "
-                         f"| {percent_with_interval(s[scorer][f'maj@{k}'], s['n'])} | {100 * s[scorer]['pass@1']:.1f} "
-                         f"| {100 * s[scorer][f'pass@{k}']:.1f} |")
-    return lines

@@ -83,8 +83,3 @@ def best_drop_metrics(predicted: Answer, alternatives: Sequence[Answer]) -> tupl
     scored = [drop_metrics(predicted, gold) for gold in alternatives
               if (gold.strip() if isinstance(gold, str) else any(s.strip() for s in gold))]
     return (max(s[0] for s in scored), max(s[1] for s in scored)) if scored else (0.0, 0.0)
-
-
-def split_alternatives(ref_text: str) -> list[str]:
-    """simple-evals' `ref_text`: alternatives joined by `|`, some with stray spaces."""
-    return [alt.strip() for alt in ref_text.split("|") if alt.strip()]

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 
-from metamath.scoring.drop import best_drop_metrics, split_alternatives
+from metamath.data.ood import split_alternatives
+from metamath.scoring.drop import best_drop_metrics
 from metamath.scoring.extract import strict_answer_text
 from metamath.scoring.hendrycks import is_equiv
 from metamath.scoring.paper import is_number, paper_math_answer, paper_value, paper_verdict

@@ -131,7 +131,8 @@ def persist_tokenized(ds: Any, output_dir: str) -> Any:
     order, so a resumed epoch sees the rows it skips in the same order. A small set is read by the
     driver into its own node's object store (which the job cannot outlive); reading a large one
     asks half a CPU a task, beside workers that may hold most of a node."""
-    from metamath.ray_utils import LIGHT_CPUS, read_parquet_files, write_parquet
+    from metamath.ray_data import read_parquet_files, write_parquet
+    from metamath.ray_utils import LIGHT_CPUS
 
     folder = storage.join(output_dir, "tokenized")
     storage.clear_folder(folder)

@@ -9,7 +9,7 @@ from metamath.augment import assemble_dataset as assembly
 from metamath.augment.assemble import assemble
 from metamath.config import AugmentConfig
 from metamath.data.benchmarks import Problem
-from metamath.records import RECORD_FIELDS, MetaMathQARecord, read_records
+from metamath.records import MetaMathQARecord, read_records
 
 pytestmark = pytest.mark.slow
 

@@ -146,7 +146,7 @@ def test_a_stopped_and_a_killed_run_resume_to_the_same_rows_batch_mode_too_and_t
     import datasets
 
     from metamath.errors import BudgetReached
-    from metamath.teacher.store import load_responses
+    from metamath.generation.cache.store import load_responses
 
     dars = {"strategy": "uniform", "min_correct": 2, "round_samples": 4, "max_trials": 8}
     stats, _, rows, _, _ = _run(tmp_path, scripted, "oracle", dars)

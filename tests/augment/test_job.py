@@ -19,7 +19,7 @@ from metamath.config import load_config
 from metamath.data import load_benchmark
 from metamath.prompts import select_solve_shots
 from metamath.records import read_records
-from metamath.teacher.store import load_responses
+from metamath.generation.cache.store import load_responses
 from tests.augment.conftest import augment_config, oracle
 
 pytestmark = pytest.mark.slow
@@ -170,7 +170,7 @@ def test_kill_9_resumes_without_resending_and_matches_an_uninterrupted_run(sessi
     resumed, fresh = stats, json.loads((reference_augment / "stats.json").read_text())
     total = lambda s: s["requests"]["samples_generated"] + s["requests"]["served_from_cache"]  # noqa: E731
     assert total(resumed) == total(fresh) and resumed["types"] == fresh["types"], (resumed, fresh)
-    # (a re-run of a finished job sending nothing: tests/teacher/test_runner.py, test_ctrl_c_... below)
+    # (a re-run of a finished job sending nothing: tests/generation/test_round.py, test_ctrl_c_... below)
 
 
 def _free_port():

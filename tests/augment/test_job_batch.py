@@ -1,7 +1,7 @@
 """The augment job in batch mode (teacher.mode: batch) against the SCRIPTED server's Batch API:
 the same dataset as the online reference run, partial failures retried and accounted,
 `--submit-only` then a collecting run, and the key nowhere on disk. (A kill -9 between submission
-and collection: tests/teacher/test_batch_mode.py, at the batch layer.)"""
+and collection: tests/generation/batch/test_driver.py, at the batch layer.)"""
 
 import json
 import subprocess
@@ -61,7 +61,7 @@ def test_submit_only_then_the_same_command_collects_and_pays_nothing_twice(sessi
                                                                            reference_augment, tmp_path):
     """`augment --submit-only` (the command, attached to a running Ray), `metamath batches`, then
     the same command without the flag collects what was submitted and finishes. (A run killed -9
-    between submission and collection: tests/teacher/test_batch_mode.py, at the batch layer.)"""
+    between submission and collection: tests/generation/batch/test_driver.py, at the batch layer.)"""
     from typer.testing import CliRunner
 
     from metamath.cli import app

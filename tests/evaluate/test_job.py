@@ -67,7 +67,7 @@ def test_openai_backend_uses_the_completions_api_with_the_papers_stops(ray_local
 
 def test_vllm_processor_for_raw_prompts_is_built_without_a_gpu(ray_local, tmp_path):
     from metamath.evaluate.requests import decoder_config
-    from metamath.teacher.vllm_backend import (
+    from metamath.generation.backends.vllm_backend import (
         build_vllm_processor,
         engine_config,
         preprocess_row,

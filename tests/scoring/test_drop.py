@@ -3,7 +3,8 @@
 
 import pytest
 
-from metamath.scoring.drop import best_drop_metrics, drop_metrics, normalise_span, split_alternatives
+from metamath.data.ood import split_alternatives
+from metamath.scoring.drop import best_drop_metrics, drop_metrics, normalise_span
 
 
 def test_numbers_and_punctuation_normalise_as_the_official_script():

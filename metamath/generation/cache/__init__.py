@@ -1,0 +1,1 @@
+"""The response cache: what was bought is kept, and never bought again."""
