@@ -58,8 +58,9 @@ test-vllm: install-vllm
 demo-vllm: install-vllm
 	$(VLLM_BIN)/python -m metamath pipeline --config configs/local-vllm.yaml
 
+# The same CLI path as every command: config validation, preflight, interrupts, exit codes.
 demo: install
-	$(BIN)/python -m metamath.demo
+	$(BIN)/metamath pipeline --config configs/local.yaml
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) outputs runs .pytest_cache

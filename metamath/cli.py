@@ -5,17 +5,37 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import List, Optional
+from typing import List, Optional, get_args
 
 import typer
 from rich.console import Console
 
+from metamath import __version__
+from metamath.config.schema import AugmentMethod, Benchmark, EngineConfig
 from metamath.errors import MetaMathError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="MetaMath on Ray: augment, train, evaluate.")
 console = Console()
 
 OWNS_PROCESS = False  # set by the entry points: the command is the whole process
+
+# What the help texts list comes from the schema's choices, so that they list what exists.
+BENCHMARKS = ", ".join(get_args(Benchmark))
+METHODS = ", ".join(get_args(AugmentMethod))
+BACKENDS = ", ".join(get_args(EngineConfig.model_fields["backend"].annotation))
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"metamath {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """MetaMath on Ray: augment, train, evaluate."""
+
 
 ConfigOpt = typer.Option(..., "--config", "-c", help="YAML run config (configs/*.yaml)")
 OverridesArg = typer.Argument(None, help="dotted.key=value overrides, values in YAML")
@@ -120,13 +140,12 @@ def _stop_on_interrupt(interrupt) -> None:
     _exit_now(interrupt.exit_code)
 
 
-@app.command()
+@app.command(help=f"Build MetaMathQA with the teacher. Methods: {METHODS}. Backends: {BACKENDS}.")
 def augment(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg,
             submit_only: bool = typer.Option(False, "--submit-only",
                                              help="teacher.mode batch: create the batches, then exit; the same "
                                                   "command without it later collects them and goes on"),
             dry_run: bool = DryRunOpt, as_json: bool = JsonOpt) -> None:
-    """Build MetaMathQA with the teacher (AnsAug, Rephrasing, SV, FOBAR)."""
     if dry_run:
         return _dry_run("augment", config, overrides, as_json)
     _stage("augment", config, overrides, **({"submit_only": True} if submit_only else {}))
@@ -150,10 +169,9 @@ def train(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg
     _stage("train", config, overrides)
 
 
-@app.command()
+@app.command(help=f"Decode and score the benchmarks. Benchmarks: {BENCHMARKS}. Backends: {BACKENDS}.")
 def evaluate(config: str = ConfigOpt, overrides: Optional[List[str]] = OverridesArg, dry_run: bool = DryRunOpt,
              as_json: bool = JsonOpt) -> None:
-    """Decode and score GSM8K, MATH, MATH-500, GSM8K-Backward."""
     if dry_run:
         return _dry_run("evaluate", config, overrides, as_json)
     _stage("evaluate", config, overrides)
@@ -198,7 +216,7 @@ def report(
 
 @app.command()
 def score(
-    benchmark: str = typer.Option(..., help="gsm8k, math, math500, gsm8k_backward, svamp, asdiv, mawps, gsm_hard, tabmwp or drop"),
+    benchmark: str = typer.Option(..., help=f"one of: {BENCHMARKS}"),
     predictions: str = typer.Option(..., help="JSONL rows with `question` (or `id`) and `completion`"),
     out: str = typer.Option(..., help="output directory for report.json and verdicts.jsonl"),
     data_path: Optional[str] = typer.Option(None, help="benchmark file (default: the data root's test file)"),

@@ -13,6 +13,20 @@ def test_help_lists_every_command():
         assert command in result.output
 
 
+def test_help_texts_list_every_choice_the_schema_has_and_version_prints():
+    from typing import get_args
+
+    from metamath import __version__
+    from metamath.config.schema import AugmentMethod, Benchmark, EngineConfig
+
+    flat = lambda args: " ".join(runner.invoke(app, args, terminal_width=200).output.split())  # noqa: E731
+    backends = get_args(EngineConfig.model_fields["backend"].annotation)
+    assert all(name in flat(["evaluate", "--help"]) for name in (*get_args(Benchmark), *backends))
+    assert all(name in flat(["augment", "--help"]) for name in (*get_args(AugmentMethod), *backends))
+    assert all(name in flat(["score", "--help"]) for name in get_args(Benchmark))
+    assert runner.invoke(app, ["--version"]).output.strip() == f"metamath {__version__}"
+
+
 def test_config_errors_fail_before_work(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("augment:\n  dataset: gsm8k\n  limt: 3\n")

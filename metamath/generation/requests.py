@@ -64,6 +64,10 @@ class RequestGroup:
     sample_indices: list[int]
     meta: str = "{}"  # JSON
     prompt_key: str = ""
+    # JSON: this group's sampling parameters (temperature, top_p, max_tokens, stop), which its
+    # keys hash; a round may mix groups with different ones (evaluate: one round for every
+    # benchmark, greedy and sampled), and each backend decodes a group with its own.
+    params: str = ""
 
     def to_row(self) -> dict[str, Any]:
         return {**self.__dict__, "keys": list(self.keys), "sample_indices": list(self.sample_indices)}
@@ -75,7 +79,16 @@ def make_group(cfg: TeacherConfig, messages: list[dict[str, str]], samples: int,
     payload = _prompt_payload(cfg, messages_json)  # once for both kinds of key
     indices = list(range(first_index, first_index + samples))
     return RequestGroup(messages_json, _sample_keys(payload, indices), indices, json.dumps(meta, ensure_ascii=False),
-                        hashlib.sha256(payload.encode()).hexdigest())
+                        hashlib.sha256(payload.encode()).hexdigest(), json.dumps(sampling_params(cfg), sort_keys=True))
+
+
+def with_params(cfg: TeacherConfig, params: str | None) -> TeacherConfig:
+    """The round's config with one group's own sampling parameters (`RequestGroup.params`), if any."""
+    if not params:
+        return cfg
+    given = json.loads(params)
+    return cfg.model_copy(update={"temperature": given["temperature"], "top_p": given["top_p"],
+                                  "max_tokens": given["max_tokens"], "stop": given.get("stop")})
 
 
 @dataclass

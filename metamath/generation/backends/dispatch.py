@@ -50,7 +50,7 @@ def through_backend(ds, cfg: TeacherConfig, store_root: str, run_tag: str, n_gro
     if cfg.backend == "hf":
         # Blocks of exactly one generate batch (but the last): the lookup's hash buckets come in
         # uneven sizes, and a loose repartition cut 20 rows into 10 + 7 + 3, three generate calls
-        # for the time of two (0.72 of a plain loop's tokens/s; exact blocks: see the README).
+        # for the time of two (0.72 of a plain loop's tokens/s; exact blocks: docs/performance.md).
         ds = rebatch(ds, cfg.batch_size, strict=True)
         return ds.map_batches(workers.HFWorker, batch_size=cfg.batch_size, batch_format="pandas",
                               fn_constructor_kwargs={"cfg": cfg.model_dump(), "store_root": store_root, "run": run_tag},

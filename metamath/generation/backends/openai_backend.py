@@ -20,7 +20,7 @@ from typing import Any
 from metamath.config import TeacherConfig
 from metamath.errors import EndpointRejected, MetaMathError
 from metamath.generation.budget import cost_usd, prompt_bound
-from metamath.generation.requests import TeacherResponse
+from metamath.generation.requests import TeacherResponse, with_params
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
@@ -108,9 +108,9 @@ class OpenAIGroupRunner:
         self.rng = random.Random()
         self.rejection: EndpointRejected | None = None  # once refused, nothing more is sent
 
-    async def _create(self, messages: list | str, keys: list[str]):
+    async def _create(self, messages: list | str, keys: list[str], cfg: TeacherConfig):
         if isinstance(messages, str):
-            return await self._complete(messages, keys)
+            return await self._complete(messages, keys, cfg)
         n = len(keys)
         # The header names our content keys so a server-side log can be audited; it carries
         # no secret and OpenAI-compatible servers ignore it.
@@ -118,38 +118,38 @@ class OpenAIGroupRunner:
         # same bytes on the wire, without the SDK's per-request parameter transform, which walks
         # every message against its TypedDicts and costs ~12 ms for an 8-shot prompt (measured:
         # 60% of client CPU, capping a 2-core machine near 150 requests/s).
-        kwargs = dict(model=self.cfg.model, messages=[], temperature=self.cfg.temperature,
-                      top_p=self.cfg.top_p, max_tokens=self.cfg.max_tokens,
+        kwargs = dict(model=self.cfg.model, messages=[], temperature=cfg.temperature,
+                      top_p=cfg.top_p, max_tokens=cfg.max_tokens,
                       extra_body={"messages": messages},
                       extra_headers={"X-MetaMath-Keys": ",".join(keys)})
         if n > 1:
             kwargs["n"] = n
-        if self.cfg.stop:
-            kwargs["stop"] = self.cfg.stop
+        if cfg.stop:
+            kwargs["stop"] = cfg.stop
         return await asyncio.wait_for(self.client.chat.completions.create(**kwargs), self.cfg.timeout_s)
 
-    async def _complete(self, prompt: str, keys: list[str]):
+    async def _complete(self, prompt: str, keys: list[str], cfg: TeacherConfig):
         """A raw prompt (the paper's evaluation template) goes to the completions endpoint."""
-        kwargs = dict(model=self.cfg.model, prompt=prompt, temperature=self.cfg.temperature, top_p=self.cfg.top_p,
-                      max_tokens=self.cfg.max_tokens, extra_headers={"X-MetaMath-Keys": ",".join(keys)})
+        kwargs = dict(model=self.cfg.model, prompt=prompt, temperature=cfg.temperature, top_p=cfg.top_p,
+                      max_tokens=cfg.max_tokens, extra_headers={"X-MetaMath-Keys": ",".join(keys)})
         if len(keys) > 1:
             kwargs["n"] = len(keys)
-        if self.cfg.stop:
-            kwargs["stop"] = self.cfg.stop
+        if cfg.stop:
+            kwargs["stop"] = cfg.stop
         return await asyncio.wait_for(self.client.completions.create(**kwargs), self.cfg.timeout_s)
 
-    async def _attempt(self, messages: list, keys: list[str], estimate: int, prompt_max: int):
-        bound = cost_usd(self.prices, prompt_max, self.cfg.max_tokens * len(keys))
+    async def _attempt(self, messages: list, keys: list[str], estimate: int, prompt_max: int, cfg: TeacherConfig):
+        bound = cost_usd(self.prices, prompt_max, cfg.max_tokens * len(keys))
         if not await self.permits.acquire(estimate, bound):
             raise BudgetRefused()
         used, spent, started = None, 0.0, time.monotonic()
         try:
             if self.rejection is not None:  # refused while this one waited for its permit
                 raise self.rejection
-            recorded = self.on_send(estimate - self.cfg.max_tokens, self.cfg.max_tokens * len(keys))
+            recorded = self.on_send(estimate - cfg.max_tokens, cfg.max_tokens * len(keys))
             if recorded is not None:  # the ledger on an object store: the line is uploaded first
                 await recorded
-            completion = await self._create(messages, keys)
+            completion = await self._create(messages, keys, cfg)
             pairs = _choices(completion)
             usage = getattr(completion, "usage", None)
             prompt, completion = getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0
@@ -161,12 +161,14 @@ class OpenAIGroupRunner:
         finally:
             self.permits.release(estimate, used, bound, spent)
 
-    async def run_group(self, messages_json: str, keys: list[str]) -> list[TeacherResponse]:
+    async def run_group(self, messages_json: str, keys: list[str], params: str = "") -> list[TeacherResponse]:
         """All samples of one prompt. Asks for n = what is still missing, so a server that
         ignores `n` (returns one choice) is simply asked again. HTTP requests and retries are
-        attributed to the first row each call produces, so sums over rows are exact."""
+        attributed to the first row each call produces, so sums over rows are exact. `params`:
+        the group's own sampling parameters (RequestGroup.params), else the runner's config's."""
+        cfg = with_params(self.cfg, params)
         messages = json.loads(messages_json)
-        estimate = len(messages_json) // 4 + self.cfg.max_tokens
+        estimate = len(messages_json) // 4 + cfg.max_tokens
         prompt_max = prompt_bound(messages_json)
         pending, done = list(keys), []
         calls, unattributed, total_retries = 0, {}, 0
@@ -175,7 +177,7 @@ class OpenAIGroupRunner:
                 raise self.rejection
             calls += 1
             try:
-                pairs, usage, latency = await self._attempt(messages, pending, estimate, prompt_max)
+                pairs, usage, latency = await self._attempt(messages, pending, estimate, prompt_max, cfg)
             except BudgetRefused:  # not sent: the next run buys these
                 done += self._emit([TeacherResponse(k, None, "failed", "budget") for k in pending], calls - 1, unattributed)
                 break

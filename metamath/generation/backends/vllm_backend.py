@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from metamath.config import TeacherConfig
 from metamath.errors import ConfigError
-from metamath.generation.requests import TeacherResponse
+from metamath.generation.requests import TeacherResponse, with_params
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -157,11 +157,14 @@ def engine_config(cfg: TeacherConfig, model: str, max_model_len: int = 4096, cha
 def expand_samples(group: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for key, index in zip(group["keys"], group["sample_indices"]):
         yield {"key": key, "sample_index": int(index), "messages_json": group["messages"], "meta": group["meta"],
-               "prompt_key": group.get("prompt_key", ""), "fanout": group.get("fanout") or "{}"}
+               "prompt_key": group.get("prompt_key", ""), "fanout": group.get("fanout") or "{}",
+               "params": group.get("params") or ""}
 
 
 def preprocess_row(row: dict[str, Any], cfg: TeacherConfig) -> dict[str, Any]:
+    """One sample -> the engine's request, with its group's own sampling parameters."""
     request = json.loads(row["messages_json"])
+    cfg = with_params(cfg, row.get("params"))
     # stream_interval: only the first and the final output of a request leave the engine's output
     # processor, as with `LLM.generate` (FINAL_ONLY, an enum Ray Data's rows cannot carry): the
     # stage reads only the final one, and every step's cumulative output of every request was
@@ -190,6 +193,11 @@ def response_row(row: dict[str, Any], max_tokens: int | None = None) -> dict[str
             "prompt_key": row.get("prompt_key", ""), "fanout": row.get("fanout") or "{}"}
 
 
+def _max_tokens(row: dict[str, Any], default: int) -> int:
+    """The sample's own limit (its group's params), else the round's."""
+    return int(json.loads(row["params"])["max_tokens"]) if row.get("params") else default
+
+
 def store_responses(batch: "pa.Table", store_root: str, run: str, max_tokens: int) -> "pa.Table":
     """Engine rows -> response rows, each stored; the batch is on the store before it is handed on
     (pyarrow rows: a missing error is None, where pandas would give a truthy NaN)."""
@@ -198,7 +206,7 @@ def store_responses(batch: "pa.Table", store_root: str, run: str, max_tokens: in
     from metamath.generation.cache.store import process_writer
 
     writer = process_writer(store_root, run)
-    out = [response_row(row, max_tokens) for row in batch.to_pylist()]
+    out = [response_row(row, _max_tokens(row, max_tokens)) for row in batch.to_pylist()]
     for row in out:
         writer.append(TeacherResponse.from_row(row), row["prompt_key"])
     writer.flush()

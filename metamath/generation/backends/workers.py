@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from metamath.config import TeacherConfig
-from metamath.generation.requests import TeacherResponse
+from metamath.generation.requests import TeacherResponse, with_params
 from metamath.generation.cache.store import StoreWriter, journaled_responses
 
 
@@ -74,14 +74,27 @@ class OpenAIWorker:
         groups = _groups(batch)
         found = {k: self.recovered.pop(k) for g in groups for k in g["keys"] if k in self.recovered}
         self.prompt_of.update({k: p for k, p in _prompt_keys(groups).items() if k not in found})
-        todo = [(g["messages"], [k for k in g["keys"] if k not in found]) for g in groups]
+        todo = [(g["messages"], [k for k in g["keys"] if k not in found], g.get("params") or "") for g in groups]
 
         async def run_all():
-            return await asyncio.gather(*(self.runner.run_group(messages, keys) for messages, keys in todo if keys))
+            return await asyncio.gather(*(self.runner.run_group(messages, keys, params)
+                                          for messages, keys, params in todo if keys))
 
         results = self.loop.run(run_all())
         self.loop.run(_flushed(self.store))  # on the loop that writes: on the store before handed on
         return _out_rows(groups, {**found, **{r.key: r for group in results for r in group}})
+
+
+def _generate_calls(groups: list[dict], size: int) -> list[tuple[str, list[tuple[str, Any]]]]:
+    """(params, up to `size` samples) per generate call: samples whose groups share sampling
+    parameters (and prompt kind) go together, in the order they came."""
+    by_params: dict[tuple[str, bool], list[tuple[str, Any]]] = {}
+    for group in groups:
+        messages = json.loads(group["messages"])
+        jobs = by_params.setdefault((group.get("params") or "", isinstance(messages, str)), [])
+        jobs += [(key, messages) for key in group["keys"]]
+    return [(params, jobs[start: start + size]) for (params, _), jobs in by_params.items()
+            for start in range(0, len(jobs), size)]
 
 
 class HFWorker:
@@ -106,7 +119,7 @@ class HFWorker:
         self.store = StoreWriter(store_root, run)
         Ledger(store_root, run).started()  # restarts are named in the stats
 
-    def _generate(self, prompts: list[str], seed: int, raw: bool) -> list[tuple[str, int, int, str]]:
+    def _generate(self, prompts: list[str], seed: int, raw: bool, cfg: TeacherConfig) -> list[tuple[str, int, int, str]]:
         import torch
 
         # Per call: the OpenMP thread count belongs to the calling thread, and Ray Data runs the
@@ -115,18 +128,18 @@ class HFWorker:
         # A raw prompt is tokenised as vLLM does (with the tokenizer's BOS); a chat template has its own.
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=raw).to(self.device)
         torch.manual_seed(seed)
-        sample = self.cfg.temperature > 0
-        stop = {"stop_strings": self.cfg.stop, "tokenizer": self.tokenizer} if self.cfg.stop else {}
+        sample = cfg.temperature > 0
+        stop = {"stop_strings": cfg.stop, "tokenizer": self.tokenizer} if cfg.stop else {}
         with torch.no_grad():
             out = self.model.generate(
-                **enc, max_new_tokens=self.cfg.max_tokens, do_sample=sample,
-                temperature=self.cfg.temperature if sample else None, top_p=self.cfg.top_p if sample else None,
+                **enc, max_new_tokens=cfg.max_tokens, do_sample=sample,
+                temperature=cfg.temperature if sample else None, top_p=cfg.top_p if sample else None,
                 pad_token_id=self.tokenizer.pad_token_id, **stop,
             )
-        return [self._decode(row.tolist(), int(mask.sum())) for row, mask in
+        return [self._decode(row.tolist(), int(mask.sum()), cfg.stop) for row, mask in
                 zip(out[:, enc["input_ids"].shape[1]:], enc["attention_mask"])]
 
-    def _decode(self, ids: list[int], prompt_tokens: int) -> tuple[str, int, int, str]:
+    def _decode(self, ids: list[int], prompt_tokens: int, stops: list[str] | None) -> tuple[str, int, int, str]:
         """Text up to EOS or the first stop string (excluded, as vLLM and the API do)."""
         eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
         finish = "stop" if eos in ids else "length"
@@ -134,7 +147,7 @@ class HFWorker:
         while ids and ids[-1] == pad and pad != eos:
             ids.pop()
         text = self.tokenizer.decode(ids, skip_special_tokens=True)
-        cuts = [text.find(s) for s in (self.cfg.stop or []) if s in text]
+        cuts = [text.find(s) for s in (stops or []) if s in text]
         if cuts:
             text, finish = text[: min(cuts)], "stop"
         return text, prompt_tokens, len(ids), finish
@@ -142,17 +155,14 @@ class HFWorker:
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         groups = _groups(batch)
         prompt_of = _prompt_keys(groups)
-        jobs = [(key, json.loads(g["messages"])) for g in groups for key in g["keys"]]
         responses: dict[str, TeacherResponse] = {}
-        size = self.cfg.batch_size
-        for start in range(0, len(jobs), size):
-            chunk = jobs[start : start + size]
+        for params, chunk in _generate_calls(groups, self.cfg.batch_size):
             raw = isinstance(chunk[0][1], str)
             prompts = [m if raw else self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
                        for _, m in chunk]
             seed = int(chunk[0][0][:8], 16)  # the same chunk always samples the same way
             started = time.monotonic()
-            outputs = self._generate(prompts, seed, raw)
+            outputs = self._generate(prompts, seed, raw, with_params(self.cfg, params))
             latency, now = time.monotonic() - started, time.time()
             for (key, _), (text, p_tok, c_tok, finish) in zip(chunk, outputs):
                 response = TeacherResponse(key, text, "ok", None, finish, p_tok, c_tok, latency_s=latency, finished_at=now)

@@ -295,4 +295,4 @@ def given_up_row(row: dict[str, Any], reasons: dict[str, str]) -> dict[str, Any]
 def check_batch_mode(cfg: TeacherConfig) -> None:
     if cfg.mode == "batch" and cfg.backend != "openai":
         raise MetaMathError(f"teacher.mode: batch needs teacher.backend: openai (got {cfg.backend}); "
-                            "a local engine takes the same files offline: see the README (vllm run-batch)")
+                            "a local engine takes the same files offline: see docs/augment.md (vllm run-batch)")

@@ -150,4 +150,4 @@ def pending_group(row: dict[str, Any]) -> dict[str, Any]:
     """map body: a resolved ask with something to send -> a group row for the backends."""
     return {"messages": row["messages"], "keys": list(row["pending_keys"]),
             "sample_indices": [int(i) for i in row["pending_indices"]], "meta": row["meta"],
-            "prompt_key": row["prompt_key"], "fanout": row["fanout"]}
+            "prompt_key": row["prompt_key"], "fanout": row["fanout"], "params": row.get("params") or ""}
