@@ -131,7 +131,7 @@ def _stop_on_interrupt(interrupt) -> None:
 
     stored = drain_live_rounds()  # before Ray goes: replies in flight are paid for, so keep them
     own_ray = cluster_address() == "local"
-    killed = stop_everything()
+    killed = stop_everything(own_ray)
     print(f"\ninterrupted ({interrupt}): " + (f"{stored}; " if stored else "")
           + ("Ray stopped" if own_ray else "left the cluster (it runs on)")
           + (f", {killed} leftover process(es) killed" if killed else "")

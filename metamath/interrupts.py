@@ -1,9 +1,9 @@
 """Ctrl-C, SIGTERM and SIGHUP: stop cleanly and leave no process behind.
 
-Ray's driver turns SIGTERM into `sys.exit`, and `ray.shutdown()` stops the local instance a
-command started, but processes that Ray's workers spawned themselves (vLLM's engine core and
-its workers) can outlive their parent. So every descendant is noted first, Ray is shut down,
-and whatever of them is still alive a few seconds later is killed.
+Ray's driver turns SIGTERM into `sys.exit`. A command's own local Ray (GCS, raylet, workers)
+and whatever Ray's workers spawned themselves (vLLM's engine core and its workers) are all
+descendants of the command: they are frozen and killed, then the command exits. Joined to a
+cluster, the command leaves it with `ray.shutdown()` and kills only what it started itself.
 """
 
 from __future__ import annotations
@@ -78,24 +78,31 @@ def become_subreaper() -> None:
         pass
 
 
-def stop_everything(grace_s: float = 5.0) -> int:
-    """Shut Ray down and kill every process this one started; returns how many were killed."""
+def stop_everything(own_ray: bool, grace_s: float = 5.0) -> int:
+    """Stop every process this one started (and, joined to a cluster, leave it); returns how
+    many were killed."""
     # A second Ctrl-C must not interrupt the clean-up itself.
     previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in SIGNALS}
     try:
-        return _stop_descendants(grace_s)
+        return _stop_descendants(own_ray, grace_s)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _stop_descendants(grace_s: float) -> int:
+def _stop_descendants(own_ray: bool, grace_s: float) -> int:
     import psutil
 
     try:
         descendants = psutil.Process().children(recursive=True)
     except psutil.Error:
         descendants = []
+    if own_ray:
+        # No ray.shutdown() here: a Ray Data thread still unwinding that calls into Ray after it
+        # makes Ray's core worker end this process with exit code 1 ("...after it is shutdown.
+        # The process will exit"), halfway through the clean-up. A local Ray's GCS, raylet and
+        # workers are all descendants: killing them is the shutdown, and the caller exits next.
+        return _kill_until_none_left(descendants, grace_s)
     try:
         import ray
 

@@ -44,7 +44,7 @@ while len(psutil.Process(child.pid).children()) < 1 and time.time() < deadline:
     time.sleep(0.1)
 tree = [psutil.Process(child.pid), *psutil.Process(child.pid).children(recursive=True)]
 before = signal.getsignal(signal.SIGINT)
-killed = stop_everything(grace_s=1)
+killed = stop_everything(own_ray=False, grace_s=1)
 alive = [p.pid for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 print(len(tree), killed, len(alive), signal.getsignal(signal.SIGINT) is before)
 """

@@ -11,7 +11,6 @@ from __future__ import annotations
 from metamath.config.schema import EngineConfig, EvaluateConfig, TeacherConfig
 from metamath.data.benchmarks import Problem
 from metamath.prompts.templates import PAPER_STOP, chat_messages, inference_prompt
-from metamath.generation.requests import RequestGroup, make_group
 
 
 def render(problem: Problem, prompt: str) -> str | list[dict[str, str]]:
@@ -26,16 +25,3 @@ def decoder_config(cfg: EvaluateConfig, benchmark: str, sampled: bool = False) -
     stop = cfg.stop if cfg.stop is not None else (PAPER_STOP if cfg.prompt == "paper" else None)
     return TeacherConfig(**{**engine, "stop": stop or None}, max_tokens=cfg.max_tokens.get(benchmark, 512),
                          temperature=cfg.temperature if sampled else 0.0, top_p=cfg.top_p if sampled else 1.0)
-
-
-def problem_groups(problems: list[Problem], cfg: EvaluateConfig, decoder: TeacherConfig) -> list[RequestGroup]:
-    return [make_group(decoder, render(p, cfg.prompt), 1, {"id": p.id}) for p in problems]
-
-
-def problem_group(row: dict, cfg: EvaluateConfig, decoder: TeacherConfig, samples: int = 1) -> dict:
-    """Ray Data `map` body: a benchmark item (with its position) -> one request group. The meta
-    carries what scoring needs; it is not part of the request, so it never changes a key."""
-    problem = Problem(**{name: row.get(name) for name in Problem.__dataclass_fields__})
-    meta = {"id": problem.id, "index": int(row["index"]), "question": problem.question, "gold": problem.gold,
-            "subject": problem.subject, "level": problem.level}
-    return make_group(decoder, render(problem, cfg.prompt), samples, meta).to_row()

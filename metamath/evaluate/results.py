@@ -23,6 +23,7 @@ PREDICTION_SCHEMA = pa.schema([
     ("paper_answer", pa.string()), ("paper_correct", pa.bool_()), ("strict_answer", pa.string()),
     ("strict_correct", pa.bool_()), ("scoring_error", pa.string()), ("subject", pa.string()), ("level", pa.int64()),
     ("paper_f1", pa.float64()), ("strict_f1", pa.float64()), ("sample_index", pa.int64()),
+    ("benchmark", pa.string()), ("pass", pa.string()),  # written as folders (decode.score_all)
 ])
 HISTOGRAM_BINS = 30
 
@@ -51,15 +52,15 @@ def safe_verdict(benchmark: str, completion: str, gold: str) -> tuple[Verdict, s
     return verdict, verdict.scoring_error
 
 
-def prediction_batch(batch: pa.Table, benchmark: str, prompt: str) -> pa.Table:
-    """Ray Data `map_batches` body: decoded rows -> scored prediction rows."""
+def prediction_batch(batch: pa.Table, prompt: str) -> pa.Table:
+    """Ray Data `map_batches` body: decoded rows (any benchmark, either pass) -> scored rows."""
     from metamath.data.benchmarks import Problem
     from metamath.evaluate.requests import render
 
     out = []
     for row in batch.to_pylist():
         meta = json.loads(row["meta"])
-        completion = row["text"] or ""
+        benchmark, completion = meta["benchmark"], row["text"] or ""
         verdict, error = safe_verdict(benchmark, completion, meta["gold"])
         problem = Problem(meta["id"], benchmark, meta["question"], meta["gold"])
         out.append({"index": meta["index"], "id": meta["id"], "question": meta["question"], "gold": meta["gold"],
@@ -67,7 +68,8 @@ def prediction_batch(batch: pa.Table, benchmark: str, prompt: str) -> pa.Table:
                     "status": row["status"], "reason": row["reason"], "finish_reason": row["finish_reason"],
                     "prompt_tokens": int(row["prompt_tokens"] or 0), "completion_tokens": int(row["completion_tokens"] or 0),
                     **verdict.to_dict(), "scoring_error": error, "subject": meta.get("subject"),
-                    "level": meta.get("level"), "sample_index": int(row.get("sample_index") or 0)})
+                    "level": meta.get("level"), "sample_index": int(row.get("sample_index") or 0),
+                    "benchmark": benchmark, "pass": meta["pass"]})
     return pa.Table.from_pylist(out, schema=PREDICTION_SCHEMA)
 
 

@@ -18,24 +18,22 @@ import ray
 from metamath import storage
 from metamath.config.schema import EvaluateConfig
 from metamath.evaluate.paired import SCORERS
-from metamath.evaluate.decode import decode_and_score
-from metamath.evaluate.requests import decoder_config
+from metamath.generation.accounting import RoundAccount
 from metamath.evaluate.results import decode_stats, prediction_line, sorted_rows
 from metamath.scoring.report import scorer_entry
 from metamath.scoring.sampling import answer_equality, pass_at_k, sample_metrics
 
 
-def sampling_round(cfg: EvaluateConfig, benchmark: str, items, out: str, run_id: str) -> dict[str, Any]:
-    """Decode k samples of every item, score them, and summarise them (the report's `sampling`)."""
-
-    sampler = decoder_config(cfg, benchmark, sampled=True)
-    decoded, scored, any_back = decode_and_score(cfg, benchmark, items, sampler, out, f"{run_id}:{benchmark}:samples",
-                                       folder="sample", samples=cfg.samples)
+def sampling_summary(cfg: EvaluateConfig, benchmark: str, scored: str, out: str,
+                     account: RoundAccount | None) -> dict[str, Any]:
+    """The report's `sampling`: the k samples of every item (decoded in the run's one round,
+    scored under `scored`) summarised, and written to <benchmark>/samples.jsonl."""
     summary: dict[str, Any] = {"n": 0}
-    if any_back:
-        summary = ray.get(summarise_samples.remote(scored, benchmark, cfg.samples, storage.join(out, benchmark, "samples.jsonl")))
+    if account is not None:
+        summary = ray.get(summarise_samples.remote(scored, benchmark, cfg.samples,
+                                                   storage.join(out, benchmark, "samples.jsonl")))
     return {"k": cfg.samples, "temperature": cfg.temperature, "top_p": cfg.top_p, **summary,
-            "decode": decode_stats(decoded.run)}
+            "decode": decode_stats(account or RoundAccount())}
 
 
 def item_metrics(benchmark: str, rows: list[dict[str, Any]], k: int) -> dict[str, dict[str, float]]:

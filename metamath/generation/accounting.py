@@ -127,3 +127,16 @@ def tally_round(path: str, store_root: str = "", run_tag: str = "") -> tuple[dic
         run.lost_prompt_tokens, run.lost_completion_tokens = ledger.lost_tokens(run.lost)
         run.worker_restarts = ledger.restarts
     return asdict(run), count, dict(stages)
+
+
+@ray.remote(num_cpus=LIGHT_CPUS)
+def tally_by_meta(path: str, fields: list[str]) -> dict[str, dict[str, Any]]:
+    """A round's accounting split by the values of `fields` in each row's meta ("gsm8k/greedy"),
+    for a round that served several callers at once. Requests lost with a dead worker cannot be
+    told apart by caller: they stay in the round's own account (tally_round)."""
+    accounts: dict[str, RoundAccount] = {}
+    for batch in iter_shard_batches(path, [*TALLY_COLUMNS, "meta"]):
+        for row in batch.to_pylist():
+            meta = json.loads(row["meta"] or "{}")
+            accounts.setdefault("/".join(str(meta.get(f)) for f in fields), RoundAccount()).add(row)
+    return {group: asdict(account) for group, account in accounts.items()}

@@ -15,12 +15,29 @@ from metamath.scoring.run import score_predictions
 OUTPUTS = ("report.json", "report.md", "run.json", "completion_length.png", "missing_answer.png")
 
 
+@pytest.fixture
+def rounds(monkeypatch) -> list[str]:
+    """The labels of the generation rounds evaluate runs: each round starts the backend's actors
+    (engines) once, so one round per run is one engine start per model."""
+    from metamath.evaluate import decode
+
+    labels, real = [], decode.run_round
+
+    def counted(groups, cfg, store, path, label, *args, **kwargs):
+        labels.append(label)
+        return real(groups, cfg, store, path, label, *args, **kwargs)
+
+    monkeypatch.setattr(decode, "run_round", counted)
+    return labels
+
+
 @pytest.mark.slow
-def test_hf_backend_end_to_end_and_resume(ray_local, data_root, tiny_llama, tmp_path):
+def test_hf_backend_end_to_end_and_resume(ray_local, data_root, tiny_llama, tmp_path, rounds):
     out = tmp_path / "eval"
     cfg = EvaluateConfig(model=str(tiny_llama), backend="hf", benchmarks=["gsm8k", "math"], limit=2,
                          max_tokens={"gsm8k": 48, "math": 48}, batch_size=4, output_dir=str(out))
     first = run_evaluate(MetaMathConfig(evaluate=cfg))
+    assert rounds == ["decoding gsm8k, math"]  # both benchmarks in one round: the model loaded once
     for name in OUTPUTS + ("accuracy_by_level.png", "accuracy_by_subject.png"):
         assert (out / name).is_file(), name
     rows = [json.loads(line) for line in (out / "gsm8k" / "predictions.jsonl").read_text().splitlines()]
@@ -37,7 +54,8 @@ def test_hf_backend_end_to_end_and_resume(ray_local, data_root, tiny_llama, tmp_
     assert rescored["gsm8k"]["strict"] == again["reports"]["gsm8k"]["strict"]
 
 
-def test_openai_backend_uses_the_completions_api_with_the_papers_stops(ray_local, scripted, data_root, tmp_path):
+def test_openai_backend_uses_the_completions_api_with_the_papers_stops(ray_local, scripted, data_root, tmp_path,
+                                                                       rounds):
     """Greedy decoding with the paper's stops, and (evaluate.samples) k sampled completions per
     item through the same store, summarised as maj@k / pass@k next to the greedy accuracy."""
     problems = load_benchmark("gsm8k", "test", limit=6).problems
@@ -48,6 +66,7 @@ def test_openai_backend_uses_the_completions_api_with_the_papers_stops(ray_local
                          benchmarks=["gsm8k"], limit=6, output_dir=str(tmp_path / "eval"), max_tokens={"gsm8k": 512},
                          samples=3, temperature=0.9)
     result = run_evaluate(MetaMathConfig(evaluate=cfg))["reports"]["gsm8k"]
+    assert len(rounds) == 1  # the greedy and the sampled completions in one round
     assert result["n"] == 6 and result["paper"]["correct"] == 5 and result["strict"]["correct"] == 5
     requests = [json.loads(line) for line in log.read_text().splitlines()]
     assert {r["path"] for r in requests} == {"/v1/completions"}

@@ -2,7 +2,7 @@ import json
 
 from metamath.config.schema import EvaluateConfig
 from metamath.data.benchmarks import Problem
-from metamath.evaluate.requests import decoder_config, problem_groups, render
+from metamath.evaluate.requests import decoder_config, render
 from metamath.prompts.templates import PAPER_STOP
 
 PROBLEM = Problem(id="gsm8k/test/1", benchmark="gsm8k", question="What is 2 + 3?", gold="5", solution="",
@@ -29,12 +29,24 @@ def test_decoder_is_greedy_with_paper_stops_and_per_benchmark_max_tokens():
     assert decoder_config(EvaluateConfig(stop=["###"]), "gsm8k").stop == ["###"]
 
 
-def test_groups_carry_the_raw_prompt_and_a_key_that_changes_with_the_model():
-    cfg = EvaluateConfig()
-    group = problem_groups([PROBLEM], cfg, decoder_config(cfg, "gsm8k"))[0]
-    assert json.loads(group.messages) == render(PROBLEM, "paper") and json.loads(group.meta) == {"id": PROBLEM.id}
+def test_an_item_asks_greedy_and_sampled_with_its_own_parameters_and_keys_follow_the_model():
+    """One round serves every benchmark: each group carries its benchmark's max_tokens and its
+    pass's temperature in its params (and keys), and the meta says which it is."""
+    from metamath.evaluate.decode import item_groups, round_decoder
+
+    cfg = EvaluateConfig(benchmarks=["gsm8k", "math"], max_tokens={"gsm8k": 512, "math": 2048}, samples=3)
+    row = {**PROBLEM.to_dict(), "benchmark": "gsm8k", "index": 0}
+    kwargs = {"decoders": {b: decoder_config(cfg, b) for b in cfg.benchmarks},
+              "samplers": {b: decoder_config(cfg, b, sampled=True) for b in cfg.benchmarks}}
+    greedy, sampled = item_groups(row, cfg, **kwargs)
+    assert json.loads(greedy["messages"]) == render(PROBLEM, "paper")
+    assert json.loads(greedy["params"]) == {"max_tokens": 512, "temperature": 0.0, "top_p": 1.0, "stop": PAPER_STOP}
+    assert json.loads(sampled["params"])["temperature"] == 0.7 and len(sampled["keys"]) == 3
+    assert (json.loads(greedy["meta"])["pass"], json.loads(sampled["meta"])["pass"]) == ("greedy", "sampled")
+    assert round_decoder(cfg).max_tokens == 2048  # the round's own bound: the widest benchmark
     other = EvaluateConfig(model="outputs/train/final")
-    assert problem_groups([PROBLEM], other, decoder_config(other, "gsm8k"))[0].keys != group.keys
+    moved = item_groups(row, other, {"gsm8k": decoder_config(other, "gsm8k")}, {})
+    assert len(moved) == 1 and moved[0]["keys"] != greedy["keys"]
 
 
 def test_every_engine_key_of_the_evaluate_section_reaches_the_decoder():

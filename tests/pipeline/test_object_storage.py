@@ -23,7 +23,7 @@ def _config(bucket: str, url: str) -> dict:
     run = f"{bucket}/run"
     return {
         "data": {"root": f"{bucket}/data"},
-        "augment": {"dataset": "gsm8k", "limit": 10, "output_dir": f"{run}/augment", "include_original": True,
+        "augment": {"dataset": "gsm8k", "limit": 6, "output_dir": f"{run}/augment", "include_original": True,
                     "samples": {"ansaug": 2, "rephrase": 1, "rephrase_solve": 1, "sv": 1, "fobar": 1, "masks_per_question": 1}},
         "teacher": {"backend": "openai", "base_url": url, "model": "scripted", "max_concurrency": 2},
         "train": {"model": f"{bucket}/models/tiny", "output_dir": f"{run}/train", "max_steps": 2, "micro_batch_size": 2,
@@ -60,8 +60,8 @@ def test_the_whole_pipeline_on_s3_resumes_after_kill_9(session_ray_env, s3_bucke
         storage.upload(str(data_root / name), f"{s3_bucket}/data/{name}")
     storage.upload(str(tiny_llama), f"{s3_bucket}/models/tiny")
     log = tmp_path / "server.jsonl"
-    answers = {p.question: p.gold for p in load_benchmark("gsm8k", "train", limit=10).problems}
-    server = scripted(latency_s=0.3, answers=answers, log_path=str(log))
+    answers = {p.question: p.gold for p in load_benchmark("gsm8k", "train", limit=6).problems}
+    server = scripted(latency_s=0.15, answers=answers, log_path=str(log))
     work = tmp_path / "cwd"  # the commands run here: nothing may land in it
     work.mkdir()
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(_config(s3_bucket, server.base_url)))
@@ -71,7 +71,7 @@ def test_the_whole_pipeline_on_s3_resumes_after_kill_9(session_ray_env, s3_bucke
     killed = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
     store, deadline = f"{s3_bucket}/run/augment/responses", time.time() + 240
-    while len(_stored_keys(store)) < 8 and time.time() < deadline:
+    while len(_stored_keys(store)) < 6 and time.time() < deadline:
         time.sleep(0.3)
     os.killpg(killed.pid, signal.SIGKILL)
     killed.wait()
@@ -80,7 +80,7 @@ def test_the_whole_pipeline_on_s3_resumes_after_kill_9(session_ray_env, s3_bucke
         time.sleep(0.2)
     time.sleep(1.0)  # a request in flight at the kill may still reach the server's log
     stored, kill_time = _stored_keys(store), time.time()
-    assert len(stored) >= 8 and not storage.exists(f"{s3_bucket}/run/augment/metamathqa.jsonl")
+    assert len(stored) >= 6 and not storage.exists(f"{s3_bucket}/run/augment/metamathqa.jsonl")
     started = time.time()
     done = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -89,7 +89,7 @@ def test_the_whole_pipeline_on_s3_resumes_after_kill_9(session_ray_env, s3_bucke
     assert resent == []  # nothing stored on S3 before the kill was bought again
     run = f"{s3_bucket}/run"
     stats = json.loads(storage.read_text(f"{run}/augment/stats.json"))
-    assert stats["requests"]["served_from_cache"] >= len(stored) and stats["rows"] > 10
+    assert stats["requests"]["served_from_cache"] >= len(stored) and stats["rows"] > 6
     assert storage.is_file(f"{run}/train/final/model.safetensors") and storage.list_dirs(f"{run}/train/ray_train")
     for label in ("base", "finetuned"):
         assert json.loads(storage.read_text(f"{run}/evaluate/{label}/report.json"))["gsm8k"]["n"] == 2

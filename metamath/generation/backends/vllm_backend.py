@@ -158,13 +158,14 @@ def expand_samples(group: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for key, index in zip(group["keys"], group["sample_indices"]):
         yield {"key": key, "sample_index": int(index), "messages_json": group["messages"], "meta": group["meta"],
                "prompt_key": group.get("prompt_key", ""), "fanout": group.get("fanout") or "{}",
-               "params": group.get("params") or ""}
+               # not "params": Ray Data LLM's stages use that name for a column of their own
+               "group_params": group.get("params") or ""}
 
 
 def preprocess_row(row: dict[str, Any], cfg: TeacherConfig) -> dict[str, Any]:
     """One sample -> the engine's request, with its group's own sampling parameters."""
     request = json.loads(row["messages_json"])
-    cfg = with_params(cfg, row.get("params"))
+    cfg = with_params(cfg, row.get("group_params"))
     # stream_interval: only the first and the final output of a request leave the engine's output
     # processor, as with `LLM.generate` (FINAL_ONLY, an enum Ray Data's rows cannot carry): the
     # stage reads only the final one, and every step's cumulative output of every request was
@@ -195,7 +196,7 @@ def response_row(row: dict[str, Any], max_tokens: int | None = None) -> dict[str
 
 def _max_tokens(row: dict[str, Any], default: int) -> int:
     """The sample's own limit (its group's params), else the round's."""
-    return int(json.loads(row["params"])["max_tokens"]) if row.get("params") else default
+    return int(json.loads(row["group_params"])["max_tokens"]) if row.get("group_params") else default
 
 
 def store_responses(batch: "pa.Table", store_root: str, run: str, max_tokens: int) -> "pa.Table":
