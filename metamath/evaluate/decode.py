@@ -38,8 +38,7 @@ def item_groups(row: dict[str, Any], cfg: EvaluateConfig, decoders: dict[str, Te
 def round_decoder(cfg: EvaluateConfig) -> TeacherConfig:
     """The round's own config: the engine keys, and the largest max_tokens of its benchmarks (each
     request still carries its own; this one bounds the budget and sizes the batches)."""
-    widest = max(cfg.benchmarks, key=lambda name: cfg.max_tokens.get(name, 512))
-    return decoder_config(cfg, widest)
+    return max((decoder_config(cfg, name) for name in cfg.benchmarks), key=lambda decoder: decoder.max_tokens)
 
 
 def decode_all(cfg: EvaluateConfig, items, out: str, run_id: str) -> Round:
