@@ -44,8 +44,10 @@ def small_dataset(items: list, rows_per_block: int = 1000):
 
 # Parquet files up to this size are read by the driver into blocks of SMALL_READ_BLOCK_ROWS rows:
 # Ray Data's read_parquet spends 2-8 s here on its metadata and sizing tasks even for a few rows,
-# and a small job reads a dozen such folders. Larger ones stream through read_parquet.
-SMALL_PARQUET_BYTES = 32 << 20
+# and a small job reads a dozen such folders. Larger ones stream through read_parquet. The bound
+# is what the driver may hold at once: at 32 MB (compressed text, several times that in memory)
+# a 224K-sample augment read its store and rounds here and its peak grew 2.4x over 7.5K samples.
+SMALL_PARQUET_BYTES = 2 << 20
 SMALL_READ_BLOCK_ROWS = 1024
 
 

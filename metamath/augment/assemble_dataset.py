@@ -213,3 +213,25 @@ def join_shards(shards: str, parquet_path: str, jsonl_path: str) -> int:
         out.flush()
     storage.delete(scratch)
     return rows
+
+
+def assemble_rows(verified, cfg, problems: list, verdicts: list[dict]) -> tuple[dict[str, Counter], Counter, Counter, int]:
+    """The verified-correct rows marked and written, joined into metamathqa.{parquet,jsonl}:
+    (per type: step -> rows dropped, reason -> rows dropped, per type rows kept, rows written)."""
+    from ray.data.expressions import col
+
+    aug, out = cfg.augment, cfg.augment.output_dir
+    correct_rows = sum(v["count"] for v in verdicts if v["verdict"] == "correct")
+    shards = storage.join(out, "metamathqa")
+    storage.clear_folder(shards)
+    filter_drops, report, kept = {}, Counter(), Counter()
+    if correct_rows and verified is not None:
+        marked = mark(verified.filter(expr=col("verdict") == "correct", num_cpus=LIGHT_CPUS), aug, correct_rows,
+                      cfg.data.root)
+        filter_drops, report, kept = drop_tally(marked)
+        write_final(marked, problems, aug, shards)
+    else:
+        write_final(None, problems, aug, shards)
+    rows = ray.get(join_shards.remote(shards, storage.join(out, "metamathqa.parquet"),
+                                      storage.join(out, "metamathqa.jsonl")))
+    return filter_drops, report, kept, rows

@@ -118,3 +118,19 @@ def write_difficulty(out: str, problems: list[Problem], ansaug: list[dict], dars
     table = pa.Table.from_pylist(rows, schema=schema)
     pq.write_table(table, inner, filesystem=fs)
     return path
+
+
+def within_quotas(verified, states) -> tuple[Any, Counter]:
+    """DARS keeps each question's first `quota` correct solutions (a round can find more):
+    (the rows left, rows over quota per type)."""
+    from ray.data.expressions import col
+
+    from metamath.augment.dars import cutoffs, within_quota
+
+    if verified is None:
+        return None, Counter()
+    correct = lambda ds: count_by(ds.filter(expr=col("verdict") == "correct", num_cpus=LIGHT_CPUS), ["type"])  # noqa: E731
+    before = correct(verified)
+    kept = verified.filter(within_quota, fn_kwargs={"cutoffs": cutoffs(states)}, num_cpus=LIGHT_CPUS).materialize()
+    after = correct(kept)
+    return kept, Counter({kind[0]: n - after.get(kind, 0) for kind, n in before.items() if n > after.get(kind, 0)})

@@ -79,6 +79,13 @@ class RoundAccount:
             if calls:
                 self.failed[row["reason"]] = self.failed.get(row["reason"], 0) + 1
 
+    def as_cached(self) -> "RoundAccount":
+        """This round as a re-run of it reads it: every sample it holds comes from the store, at
+        what it cost when it was bought, and nothing is sent."""
+        return RoundAccount(from_cache=self.from_cache + self.samples_ok + self.reused,
+                            cached_prompt_tokens=self.cached_prompt_tokens + self.prompt_tokens,
+                            cached_completion_tokens=self.cached_completion_tokens + self.completion_tokens)
+
     def merge(self, other: "RoundAccount") -> "RoundAccount":
         for name, value in asdict(other).items():
             mine = getattr(self, name)

@@ -21,7 +21,7 @@ from metamath.config import TeacherConfig
 from metamath.generation.accounting import RoundAccount, tally_round
 from metamath.generation.backends.dispatch import through_backend
 from metamath.generation.cache.ledger import clear_ledger
-from metamath.generation.cache.store import Store
+from metamath.generation.cache.store import Store, compact_in_task
 from metamath.generation.rows import expand_fanout, to_schema
 from metamath.ray_data import column_totals, union_all, write_parquet
 from metamath.ray_utils import LIGHT_CPUS, on_driver_node
@@ -63,12 +63,12 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
     from metamath.progress import Tally, run_with_progress
 
     store = Store(store_root)
-    store.compact()  # a crashed run's journal becomes readable segments first
+    compact_in_task(store_root)  # a crashed run's journal becomes readable segments first
     clear_ledger(store_root)
     batches = _batch_driver(cfg, batch_dir, store_root, run_tag, submit_only)
     if batches is not None:
         batches.resume()  # what earlier runs submitted is in the store before the lookup
-        store.compact()
+        compact_in_task(store_root)
     resolved, totals = _resolve(groups, store, cfg, batches)
     if resolved is None:  # nothing asked (e.g. no round-2 work)
         storage.clear_folder(out_dir)
@@ -107,7 +107,7 @@ def _resolve(groups, store: Store, cfg: TeacherConfig, batches) -> tuple[Any, di
         asyncio.run(check_endpoint(cfg))  # unreachable, or the key refused: before any request
     if totals["n_pending"] and batches is not None:
         batches.send(pending_samples(resolved))
-        store.compact()
+        compact_in_task(store.root)
         resolved = lookup(groups, store)  # what came back is on file now; the rest was given up on
         totals = column_totals(resolved, columns)
     return resolved, totals

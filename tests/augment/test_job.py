@@ -192,8 +192,17 @@ def test_hf_backend_runs_every_method_and_a_rerun_resumes_from_the_store(ray_loc
     assert types["GSM_AnsAug"]["generated"] == 2 and types["GSM_FOBAR"]["generated"] == 2
     assert stats["requests"]["samples_failed"] == 0 and stats["requests"]["completion_tokens"] > 0
     assert (tmp_path / "metamathqa.parquet").is_file()
-    again = run_augment(cfg)  # resumes entirely from the store
-    assert again["requests"]["sent"] == 0 and again["rows"] == stats["rows"]
+    again = run_augment(cfg)  # every step finished: each is skipped, its result read from work/steps.json
+    assert again["requests"]["sent"] == 0 and again["rows"] == stats["rows"] and again["types"] == types
+    assert all(step["skipped"] for step in again["driver"]["steps"].values()), again["driver"]["steps"]
+    bought = stats["requests"]["samples_generated"] + stats["requests"]["served_from_cache"]
+    assert again["requests"]["served_from_cache"] == bought and again["cost"] == stats["cost"] | {
+        "this_run": 0.0, "online": 0.0, "not_repaid_from_cache": again["cost"]["not_repaid_from_cache"]}
+    (tmp_path / "work" / "steps.json").unlink()  # the store alone: every round looked up, nothing sent
+    from_store = run_augment(cfg)
+    assert from_store["requests"]["sent"] == 0 and from_store["types"] == types
+    assert from_store["requests"]["served_from_cache"] == bought
+    assert not any(step["skipped"] for step in from_store["driver"]["steps"].values())
 
 
 def _ledger_sent(out) -> int:

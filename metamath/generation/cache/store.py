@@ -323,6 +323,22 @@ class Store:
         return not self.segment_paths() and not self.journal_files()
 
 
+def compact_in_task(root: str) -> int:
+    """`Store(root).compact()` in a Ray task on the driver's node (which sees the same local
+    folders), not in the driver: a compaction streams every journal line since the last one, and
+    the driver's memory must not grow with the data. It asks for no CPU, as the driver did not: a
+    head started with `num_cpus: 0` runs it. Returns the rows folded."""
+    import ray
+
+    from metamath.ray_utils import on_driver_node
+
+    def compact(path: str) -> int:
+        return Store(path).compact()
+
+    task = ray.remote(compact).options(num_cpus=0, **on_driver_node())
+    return ray.get(task.remote(root))
+
+
 def load_responses(root: str) -> tuple[dict[str, TeacherResponse], int]:
     """(key -> successful response, failed samples on record), read in this process: for tests
     and small tools. Jobs read the store as a dataset."""
