@@ -5,7 +5,8 @@
 Runs `run_augment` in this process on the config's augment section (all four methods on its
 questions) against the SCRIPTED OpenAI-compatible server on 127.0.0.1 (a stand-in teacher:
 75% of answers right, distinct texts), on a fresh output folder, then once more on the same
-folder (everything on file). Counted while each runs:
+folder (every step finished), and once more without work/steps.json (the store alone: every
+round looked up, nothing sent). Counted while each runs:
 - executions: Ray Data streaming executions started (StreamingExecutor.execute), each a round
   trip of the driver;
 - collections: calls that bring rows or counts to the driver (take_all, take, take_batch, count,
@@ -102,16 +103,18 @@ def main() -> None:
     figures = {}
     with ServerProcess(script) as server:
         cfg = config_for(args.config, out, server.base_url)
-        for run in ("fresh", "rerun"):
+        for run in ("fresh", "rerun", "from_store"):
+            if run == "from_store" and (out / "work" / "steps.json").exists():
+                (out / "work" / "steps.json").unlink()
             started = time.perf_counter()
             stats = run_augment(cfg)
             figures[run] = {**counters.take(), "wall_s": round(time.perf_counter() - started, 1),
                             "rows": stats["rows"], "sent": stats["requests"]["sent"]}
     ray.shutdown()
-    print(f"\n{'run':<6} {'Ray Data executions':>20} {'driver collections':>19} {'wall s':>7} {'requests sent':>14}",
+    print(f"\n{'run':<10} {'Ray Data executions':>20} {'driver collections':>19} {'wall s':>7} {'requests sent':>14}",
           file=sys.stderr)
     for run, f in figures.items():
-        print(f"{run:<6} {f.get('executions', 0):>20} {f.get('collections', 0):>19} {f['wall_s']:>7.1f} {f['sent']:>14}",
+        print(f"{run:<10} {f.get('executions', 0):>20} {f.get('collections', 0):>19} {f['wall_s']:>7.1f} {f['sent']:>14}",
               file=sys.stderr)
     print(json.dumps({"config": args.config, **figures}))
 

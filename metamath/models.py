@@ -183,3 +183,19 @@ def resolve_model(name: str, tokenizer_only: bool = False) -> str:
     if name.startswith((".", "/", "~")):
         raise ModelNotAvailable(f"{name}: no such model folder")
     return name  # a Hub id; loading reports clearly if it is offline or unknown
+
+
+def model_signature(name: str) -> list[tuple[str, int, str]] | str:
+    """What identifies a model's weights for resuming: for a folder or URI each file's name, size
+    and modification time (a model retrained into the same folder is another model); a Hub id or
+    an embedded name as it is."""
+    import pyarrow.fs as pafs
+
+    if not (storage.is_uri(name) or Path(name).exists()):
+        return name
+    try:
+        fs, inner = storage.filesystem(storage.absolute(name))
+        infos = fs.get_file_info(pafs.FileSelector(inner, recursive=True, allow_not_found=True))
+    except OSError:  # unreadable here: nothing is resumed on its account (preflight names the problem)
+        return name
+    return sorted((i.path[len(inner):], i.size or 0, str(i.mtime)) for i in infos if i.type == pafs.FileType.File)

@@ -94,8 +94,8 @@ def round1(run: AugmentRun) -> Step:
         done = run_round(groups, ctx.teacher, run.store, run.work("round1"), "round 1 (solve, rephrase, rewrite)",
                          f"{run.run_id}:round1", batch_dir=storage.join(run.out, "batches", "round1"),
                          submit_only=ctx.submit_only)
-        drops = count_by(run.questions.flat_map(round1_drops, fn_kwargs={"ctx": ctx}, num_cpus=LIGHT_CPUS),
-                         ["method", "reason"])
+        # one row per question at most: counted here, without a Ray Data execution
+        drops = Counter((d["method"], d["reason"]) for p in run.problems for d in round1_drops(p.to_dict(), ctx))
         return round_result(done, drops, ctx.submit_only)
 
     return Step("round 1", go, restore_round)

@@ -3,6 +3,7 @@ real weights are exercised by tests/evaluate/test_job_vllm.py and the demo), the
 against a scripted server, the vLLM path's wiring without a GPU."""
 
 import json
+import os
 
 import pytest
 
@@ -52,6 +53,18 @@ def test_hf_backend_end_to_end_and_resume(ray_local, data_root, tiny_llama, tmp_
     assert again["reports"]["gsm8k"]["decode"] == {**again["reports"]["gsm8k"]["decode"], "sent": 1, "from_cache": 2}
     rescored = score_predictions("gsm8k", str(out / "gsm8k" / "predictions.jsonl"), str(tmp_path / "rescore"))
     assert rescored["gsm8k"]["strict"] == again["reports"]["gsm8k"]["strict"]
+    # The same config again: decode and score finished, both skipped (work/steps.json), the same report
+    same = cfg.model_copy(update={"limit": 3, "benchmarks": ["gsm8k"]})
+    rounds.clear()
+    third = run_evaluate(MetaMathConfig(evaluate=same))
+    assert rounds == [] and all(step["skipped"] for step in third["run"]["steps"].values())
+    decode = third["reports"]["gsm8k"]["decode"]
+    assert (decode["sent"], decode["from_cache"], decode["completion_tokens"]) == (0, 3, 0)
+    assert third["reports"]["gsm8k"]["strict"] == again["reports"]["gsm8k"]["strict"]
+    # The model retrained into the same folder is another model: nothing is resumed on its account
+    os.utime(tiny_llama / "config.json")
+    run_evaluate(MetaMathConfig(evaluate=same))
+    assert rounds == ["decoding gsm8k"]
 
 
 def test_openai_backend_uses_the_completions_api_with_the_papers_stops(ray_local, scripted, data_root, tmp_path,
