@@ -99,7 +99,7 @@ def main() -> None:
     script = Script(answers={p.question: p.gold for p in problems},
                     solutions={p.question: p.solution.rsplit("####", 1)[0].strip() for p in problems},
                     pass_rates={p.question: 0.75 for p in problems})
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     figures = {}
     with ServerProcess(script) as server:
         cfg = config_for(args.config, out, server.base_url)

@@ -63,7 +63,7 @@ def evaluate(benchmarks: list[str], args, out: Path) -> float:
 
     cfg = EvaluateConfig(backend=args.backend, benchmarks=benchmarks, limit=args.limit, prompt="paper",
                          max_tokens={name: args.max_tokens for name in benchmarks}, batch_size=8, replicas=1,
-                         samples=args.samples, temperature=0.7 if args.samples > 1 else 0.0, output_dir=str(out))
+                         samples=args.samples, output_dir=str(out))
     started = time.perf_counter()
     run_evaluate(MetaMathConfig(evaluate=cfg))
     return time.perf_counter() - started
@@ -86,7 +86,7 @@ def main() -> None:
     check_dependencies(args.backend)
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     counter, work = RoundCounter(), Path(tempfile.mkdtemp(prefix="eval-engines-"))
     figures = {"one_run": side("one_run", [BENCHMARKS], args, work, counter),
                "per_benchmark": side("per_benchmark", [[name] for name in BENCHMARKS], args, work, counter)}
