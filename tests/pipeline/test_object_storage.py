@@ -27,7 +27,7 @@ def _config(bucket: str, url: str) -> dict:
                     "samples": {"ansaug": 2, "rephrase": 1, "rephrase_solve": 1, "sv": 1, "fobar": 1, "masks_per_question": 1}},
         "teacher": {"backend": "openai", "base_url": url, "model": "scripted", "max_concurrency": 2},
         "train": {"model": f"{bucket}/models/tiny", "output_dir": f"{run}/train", "max_steps": 2, "micro_batch_size": 2,
-                  "global_batch_size": 2, "precision": "fp32", "save_every_steps": 1, "max_length": 256},
+                  "global_batch_size": 2, "precision": "fp32", "save_every_steps": 2, "max_length": 256},
         "evaluate": {"model": f"{bucket}/models/tiny", "backend": "hf", "benchmarks": ["gsm8k"], "limit": 2,
                      "max_tokens": {"gsm8k": 16}, "batch_size": 3, "output_dir": f"{run}/evaluate"},
         "pipeline": {"output_dir": run},
