@@ -71,7 +71,7 @@ def run_steps(steps: list[Step], work: str, stage_fingerprint: str) -> dict[str,
     path = storage.join(work, RECORD)
     record = read_record(path, stage_fingerprint)
     results: dict[str, StepResult] = {}
-    resuming = True
+    resuming, names = True, [s.name for s in steps]
     for step in steps:
         entry = record.get(step.name)
         if resuming and _resumable(step, entry):
@@ -80,7 +80,6 @@ def run_steps(steps: list[Step], work: str, stage_fingerprint: str) -> dict[str,
             print(f"[metamath] {step.name}: finished in an earlier run, skipped", file=sys.stderr, flush=True)
             continue
         resuming = False
-        names = [s.name for s in steps]
         record = {k: v for k, v in record.items() if k in names[: names.index(step.name)]}
         started = time.perf_counter()
         result = step.run(results)

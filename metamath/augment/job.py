@@ -76,7 +76,7 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _extra(cfg: MetaMathConfig, results: dict[str, StepResult]) -> dict[str, Any]:
+def _extra(results: dict[str, StepResult]) -> dict[str, Any]:
     difficulty = results["difficulty"].stats.get("path")
     extra: dict[str, Any] = {"difficulty": difficulty} if difficulty else {}
     if "dars" in results and "summary" in results["dars"].stats:
@@ -109,7 +109,7 @@ def write_stats(cfg: MetaMathConfig, results: dict[str, StepResult], n_questions
         "original_rows": built["rows"] - sum(kept.values()), "rows": built["rows"],
         "elapsed_s": round(time.time() - started, 1), "ray_up_at": driver["ray_up_at"], "driver": driver,
         "outputs": {name: storage.join(aug.output_dir, name) for name in ("metamathqa.jsonl", "metamathqa.parquet", "stats.json")},
-        **_extra(cfg, results),
+        **_extra(results),
     }
     storage.write_text(storage.join(aug.output_dir, "stats.json"), json.dumps(stats, indent=2) + "\n")
     write_card(cfg, stats)  # the folder is a Hugging Face dataset: load_dataset(output_dir)

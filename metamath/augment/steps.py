@@ -174,9 +174,10 @@ def verify(run: AugmentRun) -> Step:
         if verified is not None:
             write_parquet(verified, out, ray_remote_args={"num_cpus": LIGHT_CPUS})
         compact_in_task(run.store)
-        tally = count_by(read_shards(out), ["type", "verdict", "reason"])
+        written = read_shards(out)
+        tally = count_by(written, ["type", "verdict", "reason"])
         verdicts = [{"type": t, "verdict": v, "reason": r, "count": n} for (t, v, r), n in tally.items()]
-        return StepResult({"verdicts": verdicts}, out, True, read_shards(out))
+        return StepResult({"verdicts": verdicts}, out, True, written)
 
     return Step("verify", go, lambda entry: StepResult(entry["stats"], entry["output"], True,
                                                        read_shards(entry["output"])))
