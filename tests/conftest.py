@@ -134,7 +134,12 @@ class MultiNode:
 
         self.cpus = worker_cpus
         head = {"num_cpus": 0, "include_dashboard": True, "dashboard_host": "127.0.0.1",
-                "dashboard_port": _free_port()}  # the session's Ray holds the default port
+                "dashboard_port": _free_port(),  # the session's Ray holds the default port
+                # A lost node is declared dead after 3 missed health checks 1 s apart (Ray's
+                # defaults: 5 at 3 s, 15 s and more of every node-loss test spent waiting); each
+                # check still waits 3 s, so a raylet slowed by a busy 2-core machine is not lost.
+                "_system_config": {"health_check_period_ms": 1000, "health_check_timeout_ms": 3000,
+                                   "health_check_failure_threshold": 3}}
         self.cluster = Cluster(initialize_head=True, connect=False, head_node_args=head)
         self.workers = [self.cluster.add_node(num_cpus=worker_cpus) for _ in range(workers)]
         self.cluster.wait_for_nodes()
@@ -173,7 +178,8 @@ class MultiNode:
 @pytest.fixture(scope="session")
 def multinode(s3_server, ray_local):
     """Head (0 CPUs) + two 2-CPU worker nodes. Outputs go to the S3 server: a local folder is not
-    shared between nodes."""
+    shared between nodes. Its tests run last (`pytest_collection_modifyitems`): the cluster lives
+    only while they run, not beside the rest of the suite on 2 cores."""
     from ray._private.utils import write_ray_address
 
     cluster = MultiNode(worker_cpus=2)
@@ -197,14 +203,22 @@ def session_ray_env(ray_local) -> dict[str, str]:
 SUITE_BUDGET_S = 15 * 60
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The tests on the 3-node cluster run together, last (a stable sort keeps each group's order)."""
+    items.sort(key=lambda item: "multinode" in getattr(item, "fixturenames", ()))
+
+
 def pytest_runtest_teardown(item, nextitem):
     """A test that ends a Ray Data execution with an exception (a refused key, a failed round)
     leaves that execution's actor pool alive, holding its CPUs in the session's Ray, until the
-    executor is garbage-collected: every later test would run on fewer CPUs. Collect now."""
+    executor is garbage-collected: every later test would run on fewer CPUs. Collect now, then
+    freeze what survived: the next collection walks only what later tests made (a full one walks
+    every object torch, transformers and Ray hold, ~0.6 s at each of ~50 tests)."""
     if {"ray_local", "session_ray_env", "multinode"} & set(getattr(item, "fixturenames", ())):
         import gc
 
         gc.collect()
+        gc.freeze()
 
 
 def pytest_sessionstart(session):
