@@ -147,6 +147,12 @@ def size(path: str) -> int:
     return int(_info(path).size or 0)
 
 
+def stamp(path: str) -> tuple[int, str]:
+    """A file's size and modification time: a file rewritten in place gets another stamp."""
+    info = _info(path)
+    return int(info.size or 0), str(info.mtime)
+
+
 def makedirs(path: str) -> None:
     fs, inner = filesystem(path)
     fs.create_dir(inner, recursive=True)

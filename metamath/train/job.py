@@ -11,11 +11,14 @@ from metamath import storage
 from metamath.config import MetaMathConfig
 from metamath.config.schema import TrainConfig
 from metamath.models import check_model, model_reference, resolve_model
+from metamath.steps import fingerprint
 from metamath.train.checkpoints import RUN_NAME
 from metamath.train.dataset import DataStats, build_dataset, persist_tokenized
 from metamath.train.model import load_tokenizer
 from metamath.train.plan import StepPlan, deepspeed_config, effective_zero_stage, step_plan
 from metamath.train.storage import storage_path
+
+SUMMARY = "train_summary.json"  # written last: a run with one has finished
 
 
 def make_trainer(cfg: TrainConfig, plan: StepPlan, model_path: str, dataset: Any) -> Any:
@@ -56,6 +59,11 @@ def run_train(cfg: MetaMathConfig) -> dict[str, Any]:
 
     tcfg = cfg.require("train")
     started = time.time()
+    done = finished_run(tcfg)
+    if done is not None:  # nothing to train: no Ray Train start, no workers, no re-export
+        print(f"[train] finished earlier with this config and data ({SUMMARY}), skipped; final model: "
+              f"{done['final']}", flush=True)
+        return done
     model = model_reference(tcfg.model)  # each worker resolves it on its own node (a URI: fetched there)
     check_model(model, "train.model")
     load_tokenizer(resolve_model(model, tokenizer_only=True))  # an unknown or offline model fails here
@@ -77,6 +85,25 @@ def run_train(cfg: MetaMathConfig) -> dict[str, Any]:
     return summary
 
 
+def run_fingerprint(cfg: TrainConfig) -> str:
+    """What decides a run's outcome: its config, and each data file's size and modification time
+    (the model's files are in the config by name: a retrained base folder is rarely the case)."""
+    paths = [cfg.data_path] if isinstance(cfg.data_path, str) else list(cfg.data_path or [])
+    return fingerprint(cfg.model_dump(mode="json"), [storage.stamp(p) for p in paths])
+
+
+def finished_run(cfg: TrainConfig) -> dict[str, Any] | None:
+    """The summary of an earlier run of this config and data, if it finished (the summary is
+    written last, after the export) and its final/ is still there; else None."""
+    path = storage.join(storage_path(cfg.output_dir), SUMMARY)
+    try:
+        summary = json.loads(storage.read_text(path)) if storage.is_file(path) else {}
+        same = summary.get("fingerprint") == run_fingerprint(cfg)
+    except (json.JSONDecodeError, OSError):  # a torn summary or an unreadable data file: train
+        return None
+    return summary if same and storage.exists(storage_path(summary["final"])) else None
+
+
 def _zero_label(cfg: TrainConfig) -> str:
     stage = effective_zero_stage(cfg)
     if stage == cfg.zero_stage:
@@ -93,11 +120,11 @@ def _summary(cfg: TrainConfig, plan: StepPlan, stats: DataStats, result: Any, el
         "final": storage.join(cfg.output_dir, "final"),
         "checkpoint": result.checkpoint.path if result.checkpoint else None,
         "first_loss": rows[0]["loss"] if rows else None, "last_loss": rows[-1]["loss"] if rows else None,
-        "elapsed_s": round(elapsed, 1),
+        "elapsed_s": round(elapsed, 1), "fingerprint": run_fingerprint(cfg),
     }
 
 
 def _write_summary(output_dir: str, summary: dict[str, Any]) -> None:
-    storage.write_text(storage.join(storage_path(output_dir), "train_summary.json"), json.dumps(summary, indent=2) + "\n")
+    storage.write_text(storage.join(storage_path(output_dir), SUMMARY), json.dumps(summary, indent=2) + "\n")
     print(f"[train] done in {summary['elapsed_s']}s; loss {summary['first_loss']} -> {summary['last_loss']}; "
           f"final model: {summary['final']}", flush=True)

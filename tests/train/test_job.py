@@ -44,9 +44,10 @@ def _generate(folder):
 
 
 def test_two_worker_zero2_run_learns_exports_and_skips_a_cut_short_checkpoint(ray_local, tiny_llama, tmp_path, capfd):
-    """One run's life: learning and export, a re-run that trains nothing, then a last checkpoint
-    cut short (the resume point is the one before). (A worker lost mid-run resumes from the last complete
-    checkpoint: tests/train/test_node_loss.py, on a real multi-node cluster.)"""
+    """One run's life: learning and export, a re-run that is skipped, then a last checkpoint cut
+    short (the resume point is the one before). (A worker lost mid-run resumes from the last complete
+    checkpoint: tests/train/test_node_loss.py, on a real multi-node cluster; what makes a run
+    finished: test_a_finished_run_is_one_of_the_same_config_data_and_final_folder.)"""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -62,9 +63,10 @@ def test_two_worker_zero2_run_learns_exports_and_skips_a_cut_short_checkpoint(ra
     base = AutoModelForCausalLM.from_pretrained(tiny_llama)
     assert not torch.equal(trained.model.embed_tokens.weight, base.model.embed_tokens.weight)
 
-    again = run_train(cfg)  # the same command again: restores the last checkpoint, trains nothing
-    assert "resumed from the checkpoint at step 8" in capfd.readouterr().out
-    assert len(read_metrics(out)) == 8 and again["last_loss"] == summary["last_loss"]
+    capfd.readouterr()
+    again = run_train(cfg)  # the same command again: finished, so skipped before Ray Train starts
+    assert "finished earlier with this config and data (train_summary.json), skipped" in capfd.readouterr().out
+    assert len(read_metrics(out)) == 8 and again == summary
 
     # as a kill during the copy of the last checkpoint leaves it: rank 1's optimizer shard cut short.
     # The resume point skips it for the one before (a resumed run loading it and logging each
@@ -125,3 +127,25 @@ def test_lora_run_with_a_relative_output_dir_exports_merged_weights_and_the_adap
     assert (final / "adapter" / "adapter_config.json").is_file()
     model = _generate(final)  # merged: a plain Llama, no peft needed to load it
     assert not any("lora" in name for name in model.state_dict())
+
+
+def test_a_finished_run_is_one_of_the_same_config_data_and_final_folder(tiny_llama, tmp_path):
+    """The skip of a re-run (above) on a summary as a finished run writes it: any change to the
+    config or the data, or a missing final/, trains again."""
+    import os
+
+    from metamath import storage
+    from metamath.train.job import SUMMARY, finished_run, run_fingerprint
+
+    cfg = _config(tiny_llama, tmp_path).train
+    (tmp_path / "out" / "final").mkdir(parents=True)
+    summary = {"final": str(tmp_path / "out" / "final"), "fingerprint": run_fingerprint(cfg), "last_loss": 1.0}
+    storage.write_text(str(tmp_path / "out" / SUMMARY), json.dumps(summary))
+    assert finished_run(cfg) == summary
+    assert finished_run(cfg.model_copy(update={"epochs": 3})) is None
+    os.utime(cfg.data_path, ns=(1, 1))  # the data rewritten in place
+    assert finished_run(cfg) is None
+    storage.write_text(str(tmp_path / "out" / SUMMARY), json.dumps({**summary, "fingerprint": run_fingerprint(cfg)}))
+    assert finished_run(cfg) is not None
+    (tmp_path / "out" / "final").rmdir()
+    assert finished_run(cfg) is None
