@@ -211,14 +211,26 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_runtest_teardown(item, nextitem):
     """A test that ends a Ray Data execution with an exception (a refused key, a failed round)
     leaves that execution's actor pool alive, holding its CPUs in the session's Ray, until the
-    executor is garbage-collected: every later test would run on fewer CPUs. Collect now, then
-    freeze what survived: the next collection walks only what later tests made (a full one walks
-    every object torch, transformers and Ray hold, ~0.6 s at each of ~50 tests)."""
+    executor is garbage-collected: every later test would run on fewer CPUs. Collect now."""
     if {"ray_local", "session_ray_env", "multinode"} & set(getattr(item, "fixturenames", ())):
         import gc
 
         gc.collect()
-        gc.freeze()
+
+
+def pytest_collection_finish(session):
+    """The modules the tests load in this process, loaded now and frozen out of the collector:
+    each collection above then walks only what the tests made (a full one walks every object
+    torch, transformers and Ray hold: ~0.6 s at each of ~50 tests). Only these are frozen: an
+    actor pool a test leaves behind must stay collectable."""
+    import gc
+
+    import ray.data  # noqa: F401
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_sessionstart(session):

@@ -23,6 +23,7 @@ from metamath.generation.backends.dispatch import through_backend
 from metamath.generation.cache.ledger import clear_ledger
 from metamath.generation.cache.store import Store, compact_in_task
 from metamath.generation.rows import expand_fanout, to_schema
+from metamath.generation.shutdown import forget
 from metamath.ray_data import column_totals, union_all, write_parquet
 from metamath.ray_utils import LIGHT_CPUS, on_driver_node
 
@@ -81,8 +82,15 @@ def run_round(groups, cfg: TeacherConfig, store_root: str, out_dir: str, label: 
     storage.clear_folder(out_dir)
     if parts:
         rows = union_all(parts)
-        run_with_progress(lambda: write_parquet(rows, out_dir, ray_remote_args={"num_cpus": LIGHT_CPUS}), tally,
-                          totals["n_pending"], f"{label}: {totals['n_cached']} on file")
+        try:
+            run_with_progress(lambda: write_parquet(rows, out_dir, ray_remote_args={"num_cpus": LIGHT_CPUS}), tally,
+                              totals["n_pending"], f"{label}: {totals['n_cached']} on file")
+        except KeyboardInterrupt:
+            raise  # the round stays registered: the interrupt handler drains its limiter
+        except BaseException:
+            forget(store_root)
+            raise
+        forget(store_root)
     run, count, stages = ray.get(tally_round.remote(out_dir, store_root, run_tag))
     result = RoundAccount(**run)
     if batches is not None:

@@ -28,8 +28,15 @@ _LIVE: list[LiveRound] = []
 
 
 def register(limiter: Any, grace_s: float, store_root: str, run_tag: str) -> None:
-    _LIVE[:] = [r for r in _LIVE if r.store_root != store_root]  # a store's earlier rounds are over
+    forget(store_root)  # a store's earlier rounds are over
     _LIVE.append(LiveRound(limiter, grace_s, store_root, run_tag.split(":", 1)[0]))
+
+
+def forget(store_root: str) -> None:
+    """A round of this store is over: its limiter handle goes, and with the last handle its actor
+    (kept here, a process of its own would outlive the round in a long-lived driver: a pipeline,
+    an ablation grid, a notebook)."""
+    _LIVE[:] = [r for r in _LIVE if r.store_root != store_root]
 
 
 def drain_live_rounds() -> str | None:

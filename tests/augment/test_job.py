@@ -16,6 +16,7 @@ import yaml
 from metamath.augment.job import run_augment
 from metamath.augment.tasks import AugmentContext, round1
 from metamath.config import load_config
+from metamath.config.loader import validate_config
 from metamath.data import load_benchmark
 from metamath.prompts import select_solve_shots
 from metamath.records import read_records
@@ -159,7 +160,8 @@ def test_kill_9_resumes_without_resending_and_matches_an_uninterrupted_run(sessi
     kill_time = time.time()
     stored = set(load_responses(str(killed / "responses"))[0])
     assert 10 <= len(stored) and not (killed / "metamathqa.jsonl").exists() and not _teacher_workers(before)
-    assert _cli(config, session_ray_env).wait(timeout=300) == 0
+    # the re-run in this process, on the same Ray: the command's own start is the killed run's
+    run_augment(validate_config(yaml.safe_load(config.read_text()), str(config)))
     resent = [k for entry in map(json.loads, log.read_text().splitlines()) if entry["t"] > kill_time
               for k in entry["keys"].split(",") if k in stored]
     assert resent == []
@@ -238,6 +240,6 @@ def test_ctrl_c_stops_sending_and_stores_the_replies_in_flight(session_ray_env, 
     assert f"{len(stored)} response(s) stored by this run" in err and "re-run the same command to resume" in err
     assert err.rstrip().splitlines()[-1].startswith("interrupted (SIGINT)")
     sent_before = len(_server_requests(log))
-    assert subprocess.run(cmd, env=env, capture_output=True, timeout=300).returncode == 0
+    run_augment(validate_config(data, "c.yaml"))  # the re-run, in this process on the same Ray
     again = [k for e in _server_requests(log)[sent_before:] for k in e["keys"].split(",")]
     assert not set(again) & stored and len(again) == 8 - len(stored)  # resumed: only what was missing

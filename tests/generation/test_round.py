@@ -1,6 +1,7 @@
 """run_round through Ray Data against a SCRIPTED OpenAI-compatible server on 127.0.0.1."""
 
 import json
+import time
 
 import ray
 
@@ -26,9 +27,18 @@ def _groups(groups):
     return ray.data.from_items([g.to_row() for g in groups])
 
 
+def _live_limiters() -> set[str]:
+    from ray.util.state import list_actors
+
+    return {a.actor_id for a in list_actors(filters=[("class_name", "=", "RateLimiter"), ("state", "=", "ALIVE")],
+                                           limit=10_000)}
+
+
 def test_concurrency_cap_holds_job_wide_and_is_used(ray_local, scripted, tmp_path):
     """Two actors, several batches each at once: the server never sees more than
-    max_concurrency requests, yet sees nearly that many (batch tails do not idle permits)."""
+    max_concurrency requests, yet sees nearly that many (batch tails do not idle permits). The
+    round's limiter actor ends with the round (a long-lived driver would gather one per store)."""
+    before = _live_limiters()
     log = tmp_path / "server.jsonl"
     server = scripted(latency_s=0.15, log_path=str(log))
     cfg = TeacherConfig(backend="openai", model="scripted", base_url=server.base_url, max_concurrency=6, replicas=2)
@@ -37,6 +47,10 @@ def test_concurrency_cap_holds_job_wide_and_is_used(ray_local, scripted, tmp_pat
     sent = [json.loads(line)["keys"] for line in open(log)]
     assert done.run.samples_ok == 90 and sorted(sent) == sorted(g.keys[0] for g in groups)  # each sent once
     assert 5 <= _peak_in_flight(log) <= 6
+    deadline = time.time() + 10
+    while _live_limiters() - before and time.time() < deadline:  # Ray ends an actor once its handles are gone
+        time.sleep(0.2)
+    assert not _live_limiters() - before
 
 
 def test_a_prompt_asked_twice_is_sent_once_and_both_askers_get_it(ray_local, scripted, tmp_path):
