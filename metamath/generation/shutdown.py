@@ -28,15 +28,21 @@ _LIVE: list[LiveRound] = []
 
 
 def register(limiter: Any, grace_s: float, store_root: str, run_tag: str) -> None:
-    forget(store_root)  # a store's earlier rounds are over
+    _LIVE[:] = [r for r in _LIVE if r.store_root != store_root]  # a store's earlier rounds are over
     _LIVE.append(LiveRound(limiter, grace_s, store_root, run_tag.split(":", 1)[0]))
 
 
 def forget(store_root: str) -> None:
-    """A round of this store is over: its limiter handle goes, and with the last handle its actor
-    (kept here, a process of its own would outlive the round in a long-lived driver: a pipeline,
-    an ablation grid, a notebook)."""
+    """A round of this store is over: its limiter actor ends now. Left to reference counting it
+    lives as long as any copy of its handle (the finished actor pool's constructor arguments),
+    and in a long-lived driver (a pipeline, an ablation grid, a notebook) each would keep a
+    process of its own."""
+    import ray
+
+    done = [r for r in _LIVE if r.store_root == store_root]
     _LIVE[:] = [r for r in _LIVE if r.store_root != store_root]
+    for live in done:
+        ray.kill(live.limiter, no_restart=True)
 
 
 def drain_live_rounds() -> str | None:

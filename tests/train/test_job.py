@@ -1,4 +1,6 @@
-"""Real Ray Train + DeepSpeed runs on CPU (gloo) on a tiny config-built Llama."""
+"""Real Ray Train + DeepSpeed runs on CPU (gloo) on a tiny config-built Llama. (A two-worker
+ZeRO-2 run's life, learning, a lost node, its resume, export, the re-run that is skipped and a
+checkpoint cut short: tests/train/test_node_loss.py, on a real multi-node cluster.)"""
 
 import json
 
@@ -7,7 +9,6 @@ import pytest
 from metamath.config.schema import MetaMathConfig, TrainConfig
 from metamath.errors import DataError, ModelNotAvailable
 from metamath.testing.tiny import write_toy_metamathqa
-from metamath.train.checkpoints import resume_point
 from metamath.train.job import run_train
 from metamath.train.metrics import read_metrics
 
@@ -41,41 +42,6 @@ def _generate(folder):
     out = model.generate(**inputs, max_new_tokens=5, do_sample=False)
     assert out.shape[1] > inputs["input_ids"].shape[1]
     return model
-
-
-def test_two_worker_zero2_run_learns_exports_and_skips_a_cut_short_checkpoint(ray_local, tiny_llama, tmp_path, capfd):
-    """One run's life: learning and export, a re-run that is skipped, then a last checkpoint cut
-    short (the resume point is the one before). (A worker lost mid-run resumes from the last complete
-    checkpoint: tests/train/test_node_loss.py, on a real multi-node cluster; what makes a run
-    finished: test_a_finished_run_is_one_of_the_same_config_data_and_final_folder.)"""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    cfg = _config(tiny_llama, tmp_path, rows=64, zero_stage=2, save_every_steps=4, max_failures=2)
-    out = tmp_path / "out"
-    summary = run_train(cfg)
-    rows = _assert_loss_falls(out)  # steps 1..8, each logged once
-    assert len(rows) == summary["plan"]["total_steps"] == 8 and summary["data"]["examples"] == 64
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "generation_config.json"):
-        assert (out / "final" / name).is_file(), name
-    assert list((out / "tensorboard").iterdir())
-    trained = _generate(out / "final")
-    base = AutoModelForCausalLM.from_pretrained(tiny_llama)
-    assert not torch.equal(trained.model.embed_tokens.weight, base.model.embed_tokens.weight)
-
-    capfd.readouterr()
-    again = run_train(cfg)  # the same command again: finished, so skipped before Ray Train starts
-    assert "finished earlier with this config and data (train_summary.json), skipped" in capfd.readouterr().out
-    assert len(read_metrics(out)) == 8 and again == summary
-
-    # as a kill during the copy of the last checkpoint leaves it: rank 1's optimizer shard cut short.
-    # The resume point skips it for the one before (a resumed run loading it and logging each
-    # step once: tests/train/test_node_loss.py, where the checkpoint being written is cut short).
-    shard = next((out / "ray_train" / "checkpoint_step_00000008").rglob("zero_pp_rank_1_*optim_states.pt"))
-    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
-    folder, step, skipped = resume_point(str(out / "ray_train"))
-    assert step == 4 and folder.endswith("checkpoint_step_00000004")
-    assert len(skipped) == 1 and "skipped the incomplete checkpoint checkpoint_step_00000008 (missing ds/" in skipped[0]
 
 
 def test_zero3_packed_run_learns_and_exports_complete_weights(ray_local, tiny_llama, tmp_path):
@@ -130,8 +96,8 @@ def test_lora_run_with_a_relative_output_dir_exports_merged_weights_and_the_adap
 
 
 def test_a_finished_run_is_one_of_the_same_config_data_and_final_folder(tiny_llama, tmp_path):
-    """The skip of a re-run (above) on a summary as a finished run writes it: any change to the
-    config or the data, or a missing final/, trains again."""
+    """What makes a re-run skip (end to end: tests/train/test_node_loss.py), on a summary as a
+    finished run writes it: any change to the config or the data, or a missing final/, trains again."""
     import os
 
     from metamath import storage

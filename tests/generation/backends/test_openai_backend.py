@@ -43,7 +43,24 @@ def test_n_samples_whether_or_not_server_honours_n(ray_local, scripted, tmp_path
     assert sum(r.attempts for r in responses) == len(calls)
 
 
-def test_every_fault_is_retried_and_counted(ray_local, scripted):
+def test_backoff_doubles_with_jitter_up_to_a_cap_and_retry_after_wins():
+    import random
+
+    from metamath.generation.backends.openai_backend import BACKOFF_BASE_S, BACKOFF_CAP_S, backoff_s
+
+    rng = random.Random(0)
+    for attempt in range(12):
+        delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
+        assert all(0.5 * delay <= backoff_s(attempt, None, rng) <= 1.5 * delay for _ in range(50))
+    assert len({backoff_s(3, None, rng) for _ in range(20)}) == 20  # jittered: retries do not move in step
+    assert backoff_s(0, 7.0, rng) == 7.0  # a server's Retry-After is honoured when longer
+
+
+def test_every_fault_is_retried_and_counted(ray_local, scripted, monkeypatch):
+    from metamath.generation.backends import openai_backend
+
+    # the waits themselves: test_backoff_... above; here 5 retries at 0.5 s doubling would be ~15 s
+    monkeypatch.setattr(openai_backend, "BACKOFF_BASE_S", 0.01)
     faults = [{"every": 1, "fault": f, "attempts": i + 1, "retry_after": 0.2}
               for i, f in enumerate(["429", "500", "malformed", "no_choices", "hang"])]
     # attempt 1 -> 429, 2 -> 500, 3 -> malformed, 4 -> no choices, 5 -> hang, 6 -> ok
