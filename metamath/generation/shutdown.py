@@ -28,7 +28,7 @@ _LIVE: list[LiveRound] = []
 
 
 def register(limiter: Any, grace_s: float, store_root: str, run_tag: str) -> None:
-    _LIVE[:] = [r for r in _LIVE if r.store_root != store_root]  # a store's earlier rounds are over
+    _drop(store_root)  # a store's earlier rounds are over
     _LIVE.append(LiveRound(limiter, grace_s, store_root, run_tag.split(":", 1)[0]))
 
 
@@ -39,10 +39,15 @@ def forget(store_root: str) -> None:
     process of its own."""
     import ray
 
-    done = [r for r in _LIVE if r.store_root == store_root]
-    _LIVE[:] = [r for r in _LIVE if r.store_root != store_root]
-    for live in done:
+    for live in _drop(store_root):
         ray.kill(live.limiter, no_restart=True)
+
+
+def _drop(store_root: str) -> list[LiveRound]:
+    """The store's rounds, taken off the registry."""
+    dropped = [r for r in _LIVE if r.store_root == store_root]
+    _LIVE[:] = [r for r in _LIVE if r.store_root != store_root]
+    return dropped
 
 
 def drain_live_rounds() -> str | None:

@@ -61,8 +61,8 @@ def test_submit_only_then_the_same_command_collects_and_pays_nothing_twice(sessi
                                                                            reference_augment, tmp_path):
     """`augment --submit-only` (the command, attached to a running Ray), `metamath batches`, then
     the same job without the flag (here in this process, on the same Ray) collects what was
-    submitted and finishes. (A run killed -9
-    between submission and collection: tests/generation/batch/test_driver.py, at the batch layer.)"""
+    submitted and finishes. (A run killed -9 between submission and collection:
+    tests/generation/batch/test_driver.py, at the batch layer.)"""
     from typer.testing import CliRunner
 
     from metamath.cli import app

@@ -48,7 +48,7 @@ def test_concurrency_cap_holds_job_wide_and_is_used(ray_local, scripted, tmp_pat
     assert done.run.samples_ok == 90 and sorted(sent) == sorted(g.keys[0] for g in groups)  # each sent once
     assert 5 <= _peak_in_flight(log) <= 6
     deadline = time.time() + 10
-    while _live_limiters() - before and time.time() < deadline:  # Ray ends an actor once its handles are gone
+    while _live_limiters() - before and time.time() < deadline:  # the kill at the round's end takes a moment
         time.sleep(0.2)
     assert not _live_limiters() - before
 
